@@ -1,0 +1,1 @@
+"""Embedders, Korean BM25 tokenization, the on-disk index directory and hybrid search."""

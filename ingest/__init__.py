@@ -1,0 +1,1 @@
+"""Read raw news articles, strip page furniture, extract metadata and split into offset-tracked chunks."""

@@ -1,0 +1,13 @@
+"""Domain errors shared by every layer. Each carries a plain, one-line message for users."""
+
+
+class AihubQaError(Exception):
+    """Base class: the message is shown to the user as is (CLI one-liner, HTTP `detail`)."""
+
+
+class CorpusNotFound(AihubQaError):
+    """The corpus directory is missing or holds no articles."""
+
+
+class InvalidMetadata(AihubQaError):
+    """A sidecar `<name>.meta.json` is unreadable or has a bad field."""
