@@ -241,6 +241,18 @@ def make_embedder(spec: str, query_prefix: str | None = None, passage_prefix: st
     )
 
 
+def canonical_spec(spec: str) -> str:
+    """The spec an embedder built from `spec` reports (and the manifest records), without loading it."""
+    spec = spec.strip()
+    if spec.startswith("st:"):
+        return "sentence-transformers:" + spec[3:].strip()
+    if spec.startswith("sentence-transformers:"):
+        return "sentence-transformers:" + spec.split(":", 1)[1].strip()
+    if spec == "hash":
+        return "hash:64"
+    return spec
+
+
 def default_prefixes(model: str) -> tuple[str, str]:
     """The instruction prefixes a model family was trained with (e5 needs them; most do not)."""
     return ("query: ", "passage: ") if "e5" in model.lower() else ("", "")

@@ -31,7 +31,7 @@ FUSIONS: tuple[str, ...] = ("convex", "rrf")
 @dataclass(frozen=True)
 class FusionConfig:
     method: str = "convex"
-    bm25_weight: float = 0.5  # convex only: weight of BM25 (dense gets 1 − weight)
+    bm25_weight: float = 0.6  # convex only: weight of BM25 (dense gets 1 − weight)
     rrf_k: int = 60
     candidates: int = 50  # passages taken from each retriever before fusing
 

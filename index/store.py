@@ -30,7 +30,7 @@ from index.embedders import BaseEmbedder
 from index.errors import IndexMismatch, IndexNotFound
 from index.tokenizers import Tokenizer
 from ingest.chunking import Chunker, ChunkingConfig
-from ingest.documents import Chunk, Document
+from ingest.documents import Chunk, Document, chunk_id, content_hash
 from ingest.reader import corpus_hash, read_corpus
 
 FORMAT_VERSION = 1
@@ -72,45 +72,58 @@ def build_index(
     index_dir: Path,
     embedder: BaseEmbedder,
     tokenizer: Tokenizer,
-    chunking: ChunkingConfig,
+    chunking: ChunkingConfig | None,
     corpus_digest: str,
     progress: Progress | None = None,
+    title_context: bool = False,
 ) -> BuildReport:
-    """Chunk, embed (reusing unchanged chunks' vectors) and write a complete index directory."""
+    """Chunk, embed (reusing unchanged chunks' vectors) and write a complete index directory.
+
+    With `title_context`, each passage is embedded and BM25-indexed with its article's title
+    in front (the chunk text and offsets stay exactly the article's). With `chunking=None`
+    every document is one passage (benchmarks whose corpus is already passages).
+    """
     import faiss
 
     started = time.perf_counter()
-    if chunking.max_tokens > embedder.max_tokens:
+    if chunking is not None and chunking.max_tokens > embedder.max_tokens:
         raise IndexMismatch(
             f"chunk size {chunking.max_tokens} exceeds the embedder's maximum of {embedder.max_tokens} tokens"
         )
-    chunker = Chunker(chunking, embedder.count_tokens)
-    chunks = [chunk for doc in documents for chunk in chunker.split(doc)]
+    if chunking is None:
+        chunks = [whole_document_chunk(doc) for doc in documents]
+    else:
+        chunker = Chunker(chunking, embedder.count_tokens)
+        chunks = [chunk for doc in documents for chunk in chunker.split(doc)]
+    titles = {doc.id: doc.title for doc in documents}
+    inputs = [passage_input(c, titles[c.doc_id], title_context) for c in chunks]
+    keys = [content_hash(text) for text in inputs]
 
-    previous = _previous_vectors(index_dir, embedder)
+    previous = _previous_vectors(index_dir, embedder, title_context)
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
-    todo = [i for i, c in enumerate(chunks) if c.content_hash not in previous]
-    for i, chunk in enumerate(chunks):
-        if chunk.content_hash in previous:
-            vectors[i] = previous[chunk.content_hash]
+    todo = [i for i, key in enumerate(keys) if key not in previous]
+    for i, key in enumerate(keys):
+        if key in previous:
+            vectors[i] = previous[key]
     if progress:
         progress(0, len(todo))
     for batch_start in range(0, len(todo), EMBED_BATCH):
         rows = todo[batch_start : batch_start + EMBED_BATCH]
-        vectors[rows] = embedder.embed_passages([chunks[i].text for i in rows])
+        vectors[rows] = embedder.embed_passages([inputs[i] for i in rows])
         if progress:
             progress(min(batch_start + EMBED_BATCH, len(todo)), len(todo))
 
     faiss_index = faiss.IndexFlatIP(embedder.dim)
     if len(chunks):
         faiss_index.add(vectors)
-    bm25 = BM25Index.build([tokenizer.tokenize(c.text) for c in chunks])
+    bm25 = BM25Index.build([tokenizer.tokenize(text) for text in inputs])
 
     manifest = {
         "format_version": FORMAT_VERSION,
         "embedder": embedder.describe(),
         "tokenizer": tokenizer.name,
-        "chunking": chunking.as_dict(),
+        "chunking": chunking.as_dict() if chunking else {"whole_documents": True},
+        "title_context": title_context,
         "faiss": {"type": "IndexFlatIP", "metric": "inner_product"},
         "corpus_hash": corpus_digest,
         "counts": {"documents": len(documents), "chunks": len(chunks)},
@@ -135,9 +148,11 @@ def build_corpus_index(
     tokenizer: Tokenizer,
     chunking: ChunkingConfig,
     progress: Progress | None = None,
+    title_context: bool = False,
 ) -> BuildReport:
     """Build (or refresh) the index of a corpus directory of raw articles."""
-    return build_index(read_corpus(corpus_dir), index_dir, embedder, tokenizer, chunking, corpus_hash(corpus_dir), progress)
+    digest = corpus_hash(corpus_dir)
+    return build_index(read_corpus(corpus_dir), index_dir, embedder, tokenizer, chunking, digest, progress, title_context)
 
 
 def _versions() -> dict[str, str]:
@@ -150,16 +165,28 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _previous_vectors(index_dir: Path, embedder: BaseEmbedder) -> dict[str, np.ndarray]:
-    """content hash → vector from an existing index built with the same embedder, else empty."""
+def whole_document_chunk(doc: Document) -> Chunk:
+    return Chunk(chunk_id(doc.id, 0), doc.id, 0, doc.text, 0, len(doc.text), content_hash(doc.text))
+
+
+def passage_input(chunk: Chunk, title: str, title_context: bool) -> str:
+    """The text that is embedded and BM25-indexed for a chunk."""
+    return f"{title}\n{chunk.text}" if title_context and title else chunk.text
+
+
+def _previous_vectors(index_dir: Path, embedder: BaseEmbedder, title_context: bool) -> dict[str, np.ndarray]:
+    """Hash of the embedded text → vector, from an existing index built the same way; else empty."""
     try:
         manifest = read_manifest(index_dir)
-        if manifest.get("embedder") != embedder.describe():
+        if manifest.get("embedder") != embedder.describe() or manifest.get("title_context") != title_context:
             return {}
         old = load_index(index_dir)
     except (IndexNotFound, IndexMismatch):
         return {}
-    return {chunk.content_hash: old.vectors[i] for i, chunk in enumerate(old.chunks)}
+    return {
+        content_hash(passage_input(chunk, old.documents[chunk.doc_id].title, title_context)): old.vectors[i]
+        for i, chunk in enumerate(old.chunks)
+    }
 
 
 def _write_atomically(

@@ -18,8 +18,8 @@ TokenCounter = Callable[[str], int]
 
 @dataclass(frozen=True)
 class ChunkingConfig:
-    max_tokens: int = 200
-    overlap_tokens: int = 40
+    max_tokens: int = 256
+    overlap_tokens: int = 48
 
     def __post_init__(self) -> None:
         if self.max_tokens < 16:

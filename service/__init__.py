@@ -1,0 +1,1 @@
+"""The edges: settings, HTTP API, chat page and command line."""
