@@ -1,0 +1,125 @@
+"""Search modes, fusion arithmetic, tie order, highlights and errors (fast: hash embedder, real BM25 + FAISS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.errors import EmptyQuery, InvalidSetting
+from index.highlight import best_sentence, sentence_spans
+from index.search import FusionConfig, Searcher
+from index.store import build_corpus_index, load_index
+from index.tokenizers import make_tokenizer
+from ingest.chunking import ChunkingConfig
+
+
+@pytest.fixture()
+def searcher(small_corpus: Path, tmp_path: Path, hash_embedder) -> Searcher:
+    build_corpus_index(small_corpus, tmp_path / "idx", hash_embedder, make_tokenizer("mecab"), ChunkingConfig(40, 8))
+    return Searcher(load_index(tmp_path / "idx"), hash_embedder)
+
+
+def test_bm25_finds_the_passage_with_the_words(searcher: Searcher) -> None:
+    result = searcher.search("사관학교 수료생은 몇 명?", k=3, mode="bm25")
+    top = result.hits[0]
+    assert top.chunk.doc_id == "b" and "155명" in top.chunk.text
+    assert top.dense_score is None and top.bm25_score == top.score > 0 and top.bm25_rank == 1
+    assert [h.rank for h in result.hits] == list(range(1, len(result.hits) + 1))
+    assert all(h.score > 0 for h in result.hits)  # passages sharing no word are not returned
+
+
+def test_dense_ranks_by_cosine(searcher: Searcher) -> None:
+    question = "서울은 오늘 맑고 기온은 영상 10도다."
+    result = searcher.search(question, k=searcher.size, mode="dense")
+    q = searcher.embedder.embed_query(question)
+    expected = sorted(range(searcher.size), key=lambda r: (-float(searcher.index.vectors[r] @ q), r))
+    assert [searcher.index.chunks.index(h.chunk) for h in result.hits] == expected
+    assert all(h.bm25_score is None and h.dense_score == pytest.approx(h.score) for h in result.hits)
+
+
+def test_convex_fusion_is_the_weighted_sum_of_min_max_normalised_scores(searcher: Searcher) -> None:
+    question = "데이터센터 연산 능력"
+    w = 0.6
+    s = Searcher(searcher.index, searcher.embedder, FusionConfig("convex", w))
+    result = s.search(question, k=searcher.size, mode="hybrid")
+    q = s.embedder.embed_query(question)
+    dense = searcher.index.vectors @ q
+    bm25 = searcher.index.bm25.scores(s.tokenizer.tokenize(question))
+    norm = lambda x: (x - x.min()) / (x.max() - x.min())  # noqa: E731
+    expected = w * norm(bm25) + (1 - w) * norm(dense)
+    for hit in result.hits:
+        row = searcher.index.chunks.index(hit.chunk)
+        assert hit.score == pytest.approx(expected[row], abs=1e-6)
+        assert hit.dense_score == pytest.approx(dense[row], abs=1e-6) and hit.bm25_score == pytest.approx(bm25[row])
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+    assert result.hits[0].chunk.doc_id == "a"
+
+
+def test_rrf_fusion(searcher: Searcher) -> None:
+    s = Searcher(searcher.index, searcher.embedder, FusionConfig("rrf", rrf_k=60))
+    result = s.search("데이터센터 연산 능력", k=searcher.size, mode="hybrid")
+    for hit in result.hits:
+        expected = sum(1 / (60 + r) for r in (hit.dense_rank, hit.bm25_rank) if r is not None)
+        assert hit.score == pytest.approx(expected)
+
+
+def test_weight_extremes_reproduce_each_retriever(searcher: Searcher) -> None:
+    q = "사관학교 수료생 경쟁률"
+    only_bm25 = Searcher(searcher.index, searcher.embedder, FusionConfig("convex", 1.0)).search(q, k=2)
+    bm25_ids = [h.chunk.id for h in searcher.search(q, k=2, mode="bm25").hits]
+    assert bm25_ids and [h.chunk.id for h in only_bm25.hits][: len(bm25_ids)] == bm25_ids
+    only_dense = Searcher(searcher.index, searcher.embedder, FusionConfig("convex", 0.0)).search(q, k=2)
+    assert [h.chunk.id for h in only_dense.hits] == [h.chunk.id for h in searcher.search(q, k=2, mode="dense").hits]
+
+
+def test_ties_break_in_corpus_order(searcher: Searcher) -> None:
+    result = searcher.search("없는단어입니다", k=searcher.size, mode="hybrid")
+    # No BM25 match at all: hybrid falls back to the dense order, and equal scores keep row order.
+    scores = [h.score for h in result.hits]
+    rows = [searcher.index.chunks.index(h.chunk) for h in result.hits]
+    for (s1, r1), (s2, r2) in zip(zip(scores, rows), zip(scores[1:], rows[1:])):
+        assert s1 > s2 or (s1 == s2 and r1 < r2)
+
+
+def test_results_are_deterministic(searcher: Searcher) -> None:
+    a = searcher.search("광주 인공지능", k=5)
+    b = searcher.search("광주 인공지능", k=5)
+    assert [(h.chunk.id, h.score) for h in a.hits] == [(h.chunk.id, h.score) for h in b.hits]
+
+
+def test_hit_carries_citation_data_and_a_highlight_inside_the_passage(searcher: Searcher) -> None:
+    hit = searcher.search("연산 능력은 몇 페타플롭스?", k=1, mode="bm25").hits[0]
+    start, end = hit.highlight
+    assert hit.chunk.text[start:end] == "연산 능력은 88.5페타플롭스 규모다."
+    assert hit.document.id == hit.chunk.doc_id and hit.document.title == "광주 데이터센터 착공"
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t "])
+def test_empty_question(searcher: Searcher, question: str) -> None:
+    with pytest.raises(EmptyQuery, match="the question is empty"):
+        searcher.search(question)
+
+
+def test_bad_mode_and_fusion(searcher: Searcher) -> None:
+    with pytest.raises(InvalidSetting, match="unknown mode 'fuzzy'; use hybrid, dense, bm25"):
+        searcher.search("광주", mode="fuzzy")
+    with pytest.raises(InvalidSetting, match="unknown fusion 'max'; use convex or rrf"):
+        FusionConfig("max")
+    with pytest.raises(InvalidSetting, match="bm25 weight must be between 0 and 1, got 1.5"):
+        FusionConfig("convex", 1.5)
+
+
+def test_k_larger_than_the_corpus(searcher: Searcher) -> None:
+    assert len(searcher.search("광주", k=500, mode="dense").hits) == searcher.size
+
+
+def test_sentence_spans_and_best_sentence() -> None:
+    text = "첫 문장이다. 둘째 문장은 \"인용이다.\"\n\n셋째? 넷째!"
+    assert [text[s:e] for s, e in sentence_spans(text)] == ["첫 문장이다.", "둘째 문장은 \"인용이다.\"", "셋째?", "넷째!"]
+    tok = make_tokenizer("mecab")
+    span = best_sentence(text, tok.tokenize("인용"), tok.tokenize, lambda t: 1.0)
+    assert text[span[0] : span[1]] == "둘째 문장은 \"인용이다.\""
+    # No overlap at all: the first sentence.
+    assert best_sentence(text, ["zzz"], tok.tokenize, lambda t: 1.0) == (0, 7)
