@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 IndexOpt = Annotated[
     Path | None, typer.Option("--index", help="Index directory (default: $AIHUB_QA_INDEX_DIR or var/index).")
@@ -125,6 +125,48 @@ def ask(
             body = Text(p.text[:start] + "【" + p.text[start:end] + "】" + p.text[end:])
         out.print(body)
         out.print(Text(f"— {c.doc_id} [{c.start}:{c.end}]" + (f" {c.url}" if c.url else ""), style="dim"))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port (0: any free port).")] = 8000,
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Serve the HTTP API and the chat page; first builds the index from the corpus if it is missing or stale."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ingest.errors import CorpusNotFound
+    from service import runtime, server
+    from service.app import create_app
+
+    if not 0 <= port <= 65535:
+        fail(f"--port must be between 0 and 65535, got {port}", 2)
+    settings = load_settings(index_dir=index, embedder=embedder)
+    try:
+        emb = runtime.embedder_from(settings)
+        try:
+            stale = runtime.index_is_stale(settings)
+        except CorpusNotFound as exc:  # no corpus to rebuild from: serve the index as it is, if any
+            err.print(f"warning: {exc}; serving the index at {settings.index_dir} as it is", markup=False)
+            stale = False
+        if stale:
+            err.print(f"building the index at {settings.index_dir} from {settings.corpus_dir} …", markup=False)
+            with Progress(
+                TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(),
+                console=err, transient=True, disable=not err.is_terminal,
+            ) as bar:
+                task = bar.add_task("embed", total=None)
+                report = runtime.build(settings, emb, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            err.print(f"built {report.index_dir}: {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s", markup=False)
+        searcher = runtime.open_searcher(settings, emb)
+        sock = server.bind(host, port)
+    except AihubQaError as exc:
+        fail(str(exc))
+    url = server.url_of(sock)
+    out.print(f"serving {searcher.size} passages on {url} (API docs: {url}docs); press Ctrl+C to stop", markup=False)
+    server.serve(create_app(settings, searcher), sock)
 
 
 def _register_more_commands() -> None:

@@ -1,0 +1,94 @@
+"""The `aihub-qa` command line, run as users run it: the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXE = Path(sys.executable).parent / "aihub-qa"
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXE), *args], capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}, cwd=cwd
+    )
+
+
+@pytest.fixture()
+def built(small_corpus: Path, tmp_path: Path) -> Path:
+    index = tmp_path / "idx"
+    proc = run("build", "--corpus", str(small_corpus), "--index", str(index), "--embedder", "hash:32")
+    assert proc.returncode == 0, proc.stderr
+    assert f"built {index}: 3 documents, " in proc.stdout and " embedded, 0 reused) in " in proc.stdout
+    return index
+
+
+def test_build_twice_reuses_every_chunk(small_corpus: Path, built: Path) -> None:
+    proc = run("build", "--corpus", str(small_corpus), "--index", str(built), "--embedder", "hash:32")
+    assert proc.returncode == 0
+    assert "(0 embedded, " in proc.stdout
+
+
+def test_ask_json_has_exactly_the_api_shape(built: Path) -> None:
+    proc = run("ask", "사관학교 수료생은 몇 명?", "--index", str(built), "--embedder", "hash:32", "--k", "2", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) == {"question", "mode", "took_ms", "passages"}
+    assert data["question"] == "사관학교 수료생은 몇 명?" and data["mode"] == "hybrid" and data["took_ms"] > 0
+    assert len(data["passages"]) == 2
+    p = data["passages"][0]
+    assert set(p) == {"rank", "score", "scores", "text", "highlight", "citation"}
+    assert set(p["scores"]) == {"dense", "bm25"} and set(p["highlight"]) == {"start", "end"}
+    assert set(p["citation"]) == {"doc_id", "title", "source", "published", "author", "url", "start", "end"}
+    assert p["rank"] == 1 and "155명" in p["text"] and p["citation"]["doc_id"] == "b"
+    assert p["citation"]["title"] == "AI 사관학교 수료식"
+    assert p["text"][p["highlight"]["start"] : p["highlight"]["end"]] == "인공지능 사관학교는 지난해 155명의 1기 수료생을 배출했다."
+
+
+def test_ask_readable_output_marks_the_best_sentence(built: Path) -> None:
+    proc = run("ask", "사관학교 수료생", "--index", str(built), "--embedder", "hash:32", "--k", "1", "--mode", "bm25")
+    assert proc.returncode == 0
+    assert "[1] AI 사관학교 수료식" in proc.stdout
+    assert "【인공지능 사관학교는 지난해 155명의 1기 수료생을 배출했다.】" in proc.stdout
+    assert "— b [" in proc.stdout
+
+
+def test_missing_index_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    proc = run("ask", "광주", "--index", str(tmp_path / "none"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"error: no index at {tmp_path / 'none'}; build it with: aihub-qa build --index {tmp_path / 'none'}"
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_exit_2(built: Path, question: str) -> None:
+    proc = run("ask", question, "--index", str(built), "--embedder", "hash:32")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: the question is empty"
+
+
+def test_wrong_embedder_for_the_index(built: Path) -> None:
+    proc = run("ask", "광주", "--index", str(built), "--embedder", "hash:16")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: index at {built} was built with embedder 'hash:32' but 'hash:16' is configured")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_mode_and_missing_corpus(built: Path, tmp_path: Path) -> None:
+    proc = run("ask", "광주", "--index", str(built), "--embedder", "hash:32", "--mode", "magic")
+    assert (proc.returncode, proc.stderr.strip()) == (2, "error: unknown mode 'magic'; use hybrid, dense, bm25")
+    proc = run("build", "--corpus", str(tmp_path / "nowhere"), "--index", str(tmp_path / "i2"), "--embedder", "hash:32")
+    assert (proc.returncode, proc.stderr.strip()) == (1, f"error: corpus directory not found: {tmp_path / 'nowhere'}")
+
+
+def test_settings_come_from_the_environment(small_corpus: Path, tmp_path: Path) -> None:
+    env = {"AIHUB_QA_INDEX_DIR": str(tmp_path / "env-idx"), "AIHUB_QA_EMBEDDER": "hash:8", "AIHUB_QA_CORPUS_DIR": str(small_corpus)}
+    assert run("build", env=env).returncode == 0
+    assert (tmp_path / "env-idx" / "manifest.json").is_file()
+    proc = run("ask", "서울 날씨", "--json", env=env)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["passages"][0]["citation"]["doc_id"] == "c"
