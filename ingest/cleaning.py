@@ -73,7 +73,7 @@ def normalize_text(raw: str) -> str:
 
 
 def is_furniture(line: str) -> bool:
-    return bool(_FURNITURE.match(line)) or bool(_COPYRIGHT.search(line)) and len(line) < 120
+    return bool(_FURNITURE.match(line)) or (bool(_COPYRIGHT.search(line)) and len(line) < 120)
 
 
 def clean_article(raw: str) -> CleanedArticle:
@@ -81,15 +81,18 @@ def clean_article(raw: str) -> CleanedArticle:
     lines = [_BULLET.sub("", line.strip()) for line in normalize_text(raw).split("\n")]
     lines = [line for line in lines if line and not is_furniture(line)]
 
-    published: str | None = None
+    first_stamp: str | None = None  # "입력 …": the publication date
+    edit_stamp: str | None = None  # "수정 …": used only when the page gives no publication date
     author: str | None = None
     source: str | None = None
     kept: list[str] = []
     for line in lines:
         stamp = meta.parse_date_line(line)
         if stamp is not None:
-            if published is None or meta.is_first_publication_stamp(line):
-                published = published if published and not meta.is_first_publication_stamp(line) else stamp
+            if meta.is_first_publication_stamp(line):
+                first_stamp = first_stamp or stamp
+            else:
+                edit_stamp = edit_stamp or stamp
             continue
         name = meta.parse_byline_alone(line)
         if name is not None:
@@ -102,6 +105,7 @@ def clean_article(raw: str) -> CleanedArticle:
 
     # The reporter's sign-off with an e-mail closes the article: what follows is page furniture
     # (comment boxes, ads). Only trust a sign-off in the second half of the page.
+    published = first_stamp or edit_stamp
     total = sum(len(line) for line in kept) or 1
     seen = 0
     for i, line in enumerate(kept):
