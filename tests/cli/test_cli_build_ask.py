@@ -92,3 +92,16 @@ def test_settings_come_from_the_environment(small_corpus: Path, tmp_path: Path) 
     assert (tmp_path / "env-idx" / "manifest.json").is_file()
     proc = run("ask", "서울 날씨", "--json", env=env)
     assert proc.returncode == 0 and json.loads(proc.stdout)["passages"][0]["citation"]["doc_id"] == "c"
+
+
+@pytest.mark.model
+def test_real_model_end_to_end_on_the_bundled_corpus(corpus_dir: Path, tmp_path: Path) -> None:
+    index = tmp_path / "real"
+    proc = run("build", "--corpus", str(corpus_dir), "--index", str(index))
+    assert proc.returncode == 0, proc.stderr
+    assert "built" in proc.stdout and "5 documents" in proc.stdout
+    proc = run("ask", "인공지능 사관학교 1기 수료생은 몇 명이었나?", "--index", str(index), "--json", "--k", "3")
+    top = json.loads(proc.stdout)["passages"][0]
+    assert "155명" in top["text"] and top["citation"]["doc_id"] == "001_7b68b981ea3af823"
+    assert "155명" in top["text"][top["highlight"]["start"] : top["highlight"]["end"]]
+    assert top["scores"]["dense"] is not None and top["scores"]["bm25"] is not None
