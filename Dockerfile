@@ -1,0 +1,33 @@
+# aihub-qa: the HTTP API and chat page, with the index of corpus/ built into the image.
+#   docker build -t aihub-qa . && docker run --rm -p 8000:8000 aihub-qa
+# The steps are the README's: python3.11 -m venv .venv && .venv/bin/pip install . && .venv/bin/aihub-qa serve
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/app/.venv/bin:$PATH
+
+RUN groupadd --system --gid 10001 aihub \
+    && useradd --system --uid 10001 --gid aihub --home-dir /app --shell /usr/sbin/nologin aihub
+
+WORKDIR /app
+
+# The package first (changes less often than the corpus). No torch: sentence-transformers is the optional 'st' extra.
+COPY pyproject.toml README.md ./
+COPY ingest ./ingest
+COPY index ./index
+COPY service ./service
+COPY eval ./eval
+RUN python -m venv .venv && .venv/bin/pip install .
+
+# The index is built at image build time, so the container serves at once.
+COPY corpus ./corpus
+RUN .venv/bin/aihub-qa build && chown -R aihub:aihub /app/var
+
+USER aihub
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
+CMD ["/app/.venv/bin/aihub-qa", "serve", "--host", "0.0.0.0", "--port", "8000"]

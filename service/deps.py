@@ -1,0 +1,82 @@
+"""What routes share: the service state (settings, metrics, the searcher once loaded) and its dependencies."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from index.search import Searcher
+from ingest.errors import AihubQaError
+from service import runtime
+from service.errors_http import NotReady, UnsupportedMediaType, shown
+from service.metrics import Metrics
+from service.settings import Settings
+
+log = logging.getLogger("aihub_qa.service")
+
+WARM_UP_QUESTION = "광주 인공지능 중심도시"
+LOADING_MESSAGE = "the index is still loading; try again in a few seconds"
+
+
+@dataclass
+class ServiceState:
+    """One per app. `searcher` is set once the index is loaded and the model has answered a query."""
+
+    settings: Settings
+    metrics: Metrics
+    searcher: Searcher | None = None
+    problem: str | None = None  # why loading failed, for /readyz and 503s
+
+    def load(self, preloaded: Searcher | None = None) -> None:
+        """Open the index (unless one is given) and warm the model with one query. Blocking."""
+        try:
+            searcher = preloaded or runtime.open_searcher(self.settings)
+            searcher.search(WARM_UP_QUESTION, k=1, mode="hybrid")
+        except AihubQaError as exc:
+            self.problem = f"the index could not be loaded: {exc}"
+            log.error("%s", self.problem)
+            return
+        except Exception:
+            self.problem = "the index could not be loaded; see the server log"
+            log.exception("loading the index failed")
+            return
+        self.metrics.index_loaded(searcher)
+        self.searcher = searcher
+        log.info("ready: %d documents, %d passages", len(searcher.index.documents), searcher.size)
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+def get_searcher(state: StateDep) -> Searcher:
+    if state.searcher is None:
+        raise NotReady(state.problem or LOADING_MESSAGE)
+    return state.searcher
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared as JSON (`application/json` or `application/*+json`)."""
+    declared = request.headers.get("content-type")
+    media = (declared or "").split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    if kind == "application" and (subtype == "json" or subtype.endswith("+json")):
+        return
+    if not declared:
+        raise UnsupportedMediaType("the Content-Type header is missing; send the body as application/json")
+    raise UnsupportedMediaType(f"Content-Type must be application/json, got {shown(declared)}")

@@ -1,0 +1,218 @@
+"""The HTTP API over the fake-embedder index: answers, documents, health, readiness, metrics, page."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from index.search import Searcher
+from service.app import create_app
+from service.deps import get_searcher
+from service.schemas import AskResponse, response_from_result
+from service.settings import Settings
+
+QUESTION = "광주 AI 데이터센터의 연산 능력은 얼마인가?"
+ASK_JSON = {"question": QUESTION, "k": 3, "mode": "hybrid"}
+
+
+def without_took(payload: dict) -> dict:
+    return {key: value for key, value in payload.items() if key != "took_ms"}
+
+
+# ------------------------------------------------------------------ POST /api/ask
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_ask_returns_the_searchers_answer_in_the_cli_shape(client: TestClient, hash_searcher: Searcher, mode: str) -> None:
+    response = client.post("/api/ask", json={"question": QUESTION, "k": 4, "mode": mode})
+
+    assert response.status_code == 200
+    body = response.json()
+    expected = response_from_result(hash_searcher.search(QUESTION, k=4, mode=mode)).model_dump(mode="json")
+    assert without_took(body) == without_took(expected)
+    assert body["mode"] == mode and len(body["passages"]) == 4
+    assert [p["rank"] for p in body["passages"]] == [1, 2, 3, 4]
+    AskResponse.model_validate(body)
+
+
+def test_ask_defaults_to_five_hybrid_passages(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": QUESTION}).json()
+
+    assert body["mode"] == "hybrid"
+    assert len(body["passages"]) == 5
+
+
+def test_ask_json_equals_the_command_line_json(client: TestClient, hash_settings: Settings) -> None:
+    cli = Path(sys.executable).with_name("aihub-qa")
+    run = subprocess.run(
+        [str(cli), "ask", QUESTION, "--index", str(hash_settings.index_dir), "--embedder", "hash:64", "--k", "3", "--json"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    http = client.post("/api/ask", json=ASK_JSON).json()
+
+    assert without_took(http) == without_took(json.loads(run.stdout))
+
+
+def test_each_citation_points_at_its_passage_in_the_document_text(client: TestClient) -> None:
+    passages = client.post("/api/ask", json={"question": QUESTION, "k": 10}).json()["passages"]
+
+    for passage in passages:
+        cite = passage["citation"]
+        document = client.get(f"/api/documents/{cite['doc_id']}").json()
+        assert document["text"][cite["start"] : cite["end"]] == passage["text"]
+        assert 0 <= passage["highlight"]["start"] < passage["highlight"]["end"] <= len(passage["text"])
+
+
+# ------------------------------------------------------------------ documents
+
+
+def test_documents_lists_every_article_with_its_chunk_count(client: TestClient, hash_searcher: Searcher) -> None:
+    response = client.get("/api/documents")
+
+    assert response.status_code == 200
+    listed = response.json()
+    assert [d["id"] for d in listed] == list(hash_searcher.index.documents)
+    assert sum(d["chunks"] for d in listed) == hash_searcher.size
+    first = listed[0]
+    assert set(first) == {"id", "title", "source", "published", "author", "url", "chunks"}
+    assert first["id"] == "000_edda6da89cf6a7e8"
+    assert first["source"] == "무등일보" and first["published"] == "2022-01-02"
+    assert first["chunks"] == sum(1 for c in hash_searcher.index.chunks if c.doc_id == first["id"])
+
+
+def test_document_detail_has_metadata_and_cleaned_text(client: TestClient, hash_searcher: Searcher) -> None:
+    doc = hash_searcher.index.documents["001_7b68b981ea3af823"]
+
+    body = client.get("/api/documents/001_7b68b981ea3af823").json()
+
+    assert body["text"] == doc.text
+    assert body["title"] == doc.title and body["id"] == doc.id
+    assert body["chunks"] == sum(1 for c in hash_searcher.index.chunks if c.doc_id == doc.id)
+
+
+def test_unknown_document_is_a_404_with_a_message(client: TestClient) -> None:
+    response = client.get("/api/documents/no-such-doc")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no document with id 'no-such-doc'; GET /api/documents lists them"}
+
+
+# ------------------------------------------------------------------ health, readiness, metrics
+
+
+def test_healthz_answers_even_before_the_index_is_loaded(hash_settings: Settings) -> None:
+    client = TestClient(create_app(hash_settings))  # lifespan not run: nothing loaded
+
+    assert client.get("/healthz").json() == {"status": "ok"}
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"detail": "the index is still loading; try again in a few seconds"}
+    assert response.headers["retry-after"] == "5"
+    ask = client.post("/api/ask", json=ASK_JSON)
+    assert ask.status_code == 503 and ask.json()["detail"] == "the index is still loading; try again in a few seconds"
+
+
+def test_app_loads_the_index_itself_in_the_background(hash_settings: Settings, hash_searcher: Searcher) -> None:
+    with TestClient(create_app(hash_settings)) as client:
+        deadline = time.monotonic() + 30
+        while (ready := client.get("/readyz")).status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ready", "documents": 5, "chunks": hash_searcher.size, "embedder": "hash:64"}
+        assert client.post("/api/ask", json=ASK_JSON).status_code == 200
+
+
+def test_readyz_explains_an_index_that_cannot_load(tmp_path: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "missing", embedder="hash:64")
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 30
+        while "still loading" in (body := client.get("/readyz").json())["detail"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert body == {
+            "detail": f"the index could not be loaded: no index at {tmp_path / 'missing'}; "
+            f"build it with: aihub-qa build --index {tmp_path / 'missing'}"
+        }
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/api/documents").status_code == 503
+
+
+def test_readyz_reports_the_loaded_index(client: TestClient, hash_searcher: Searcher) -> None:
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "documents": 5, "chunks": hash_searcher.size, "embedder": "hash:64"}
+
+
+def test_metrics_count_requests_by_route_and_status_and_time_them_by_mode(client: TestClient, hash_searcher: Searcher) -> None:
+    client.post("/api/ask", json={"question": QUESTION, "mode": "bm25"})
+    client.post("/api/ask", json={"question": QUESTION, "mode": "bm25"})
+    client.post("/api/ask", json={"question": QUESTION, "k": 0})
+    client.get("/api/documents/nope")
+    client.get("/nowhere")
+
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'aihub_qa_http_requests_total{method="POST",route="/api/ask",status="200"} 2.0' in text
+    assert 'aihub_qa_http_requests_total{method="POST",route="/api/ask",status="422"} 1.0' in text
+    assert 'aihub_qa_http_requests_total{method="GET",route="/api/documents/{doc_id}",status="404"} 1.0' in text
+    assert 'aihub_qa_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
+    assert 'aihub_qa_http_request_duration_seconds_count{mode="bm25",route="/api/ask"} 2.0' in text
+    assert f"aihub_qa_index_chunks {float(hash_searcher.size)}" in text
+    assert "aihub_qa_index_documents 5.0" in text
+    assert "aihub_qa_ready 1.0" in text
+
+
+def test_each_app_has_its_own_metrics_registry(hash_settings: Settings, hash_searcher: Searcher) -> None:
+    first_app, second_app = create_app(hash_settings, hash_searcher), create_app(hash_settings, hash_searcher)
+    with TestClient(first_app) as first, TestClient(second_app) as second:
+        first.get("/healthz")
+        first.get("/healthz")
+        second.get("/healthz")
+
+        line = 'aihub_qa_http_requests_total{method="GET",route="/healthz",status="200"}'
+        assert f"{line} 2.0" in first.get("/metrics").text
+        assert f"{line} 1.0" in second.get("/metrics").text
+
+
+# ------------------------------------------------------------------ overrides, docs, page
+
+
+def test_searcher_can_be_replaced_with_dependency_overrides(hash_settings: Settings, hash_searcher: Searcher) -> None:
+    app = create_app(hash_settings)  # would load from disk; the override wins
+    app.dependency_overrides[get_searcher] = lambda: hash_searcher
+    client = TestClient(app)
+
+    assert client.post("/api/ask", json=ASK_JSON).status_code == 200
+    assert len(client.get("/api/documents").json()) == 5
+
+
+def test_openapi_documents_the_api_and_docs_page_is_served(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+
+    assert {"/api/ask", "/api/documents", "/api/documents/{doc_id}", "/healthz", "/readyz", "/metrics"} <= set(schema["paths"])
+    ask = schema["paths"]["/api/ask"]["post"]
+    assert ask["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/AskRequest")
+    assert {"200", "400", "413", "415", "422", "503"} <= set(ask["responses"])
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_chat_page_and_its_static_files_are_served(client: TestClient) -> None:
+    page = client.get("/")
+
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert 'data-testid="question-input"' in page.text
+    script = client.get("/static/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert client.get("/static/style.css").status_code == 200
