@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from index.search import Searcher
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         description="Extractive question answering over Korean news about Gwangju's AI-hub initiative. "
         "Every answer is a ranked list of passages quoted from the articles, each with a citation.",
         lifespan=_lifespan,
+        docs_url=None,  # served below from bundled assets: the default page loads them from a CDN
         redoc_url=None,
     )
     app.state.service = ServiceState(settings, metrics)
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.include_router(routes.ops)
     app.add_api_route("/", _page, methods=["GET", "HEAD"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _add_offline_docs(app)
 
     # Last added runs first: metrics see every answer, CORS headers go on 401s too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
@@ -115,6 +117,25 @@ def _document_api_key(app: FastAPI) -> None:
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """OpenAPI docs at /docs with Swagger UI from the swagger-ui-bundle package: works air-gapped."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="aihub-qa API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
 
 
 def _version() -> str:

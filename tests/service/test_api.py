@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import subprocess
 import sys
@@ -204,6 +206,11 @@ def test_openapi_documents_the_api_and_docs_page_is_served(client: TestClient) -
     assert {"200", "400", "413", "415", "422", "503"} <= set(ask["responses"])
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Works air-gapped: every asset the docs page loads is served by the app itself.
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', docs.text)
+    assert assets and all(a.startswith("/docs-assets/") for a in assets)
+    for asset in assets:
+        assert client.get(asset).status_code == 200
 
 
 def test_chat_page_and_its_static_files_are_served(client: TestClient) -> None:
