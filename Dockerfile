@@ -1,6 +1,7 @@
 # aihub-qa: the HTTP API and chat page, with the index of corpus/ built into the image.
 #   docker build -t aihub-qa . && docker run --rm -p 8000:8000 aihub-qa
-# The steps are the README's: python3.11 -m venv .venv && .venv/bin/pip install . && .venv/bin/aihub-qa serve
+# The steps are the README's: python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/aihub-qa serve
+# (no Docker engine on our machines: CI runs these same steps by hand in scripts/check-docker-steps.sh)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
