@@ -220,6 +220,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # The server runs with the CLI's OpenMP setting; measure the in-process baseline with the same one.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = parse_args(argv)
     questions = Questions(args.cached)
     if args.url:
