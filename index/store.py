@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 import shutil
 import tempfile
 import time
@@ -65,6 +66,9 @@ class LoadedIndex:
     bm25: BM25Index
     chunks: list[Chunk]
     documents: dict[str, Document]
+
+    def __post_init__(self) -> None:
+        self.chunk_counts: dict[str, int] = dict(Counter(chunk.doc_id for chunk in self.chunks))
 
 
 def build_index(

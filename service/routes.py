@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from index.search import Searcher
-from ingest.documents import Document
 from service.deps import SearcherDep, SettingsDep, StateDep, get_searcher, require_json
 from service.errors_http import DocumentNotFound, ErrorBody, shown
-from service.schemas import AskRequest, AskResponse, DocumentDetail, DocumentSummary, response_from_result
+from service.schemas import AskRequest, AskResponse, DocumentDetail, DocumentSummary, document_summary, response_from_result
 from service.validation import check_ask
 
 
@@ -40,8 +37,8 @@ def ask(body: AskRequest, request: Request, searcher: SearcherDep, settings: Set
 
 @api.get("/documents", response_model=list[DocumentSummary], summary="List the indexed articles")
 def list_documents(searcher: SearcherDep) -> list[DocumentSummary]:
-    counts = _chunk_counts(searcher)
-    return [_summary(doc, counts[doc.id]) for doc in searcher.index.documents.values()]
+    counts = searcher.index.chunk_counts
+    return [document_summary(doc, counts.get(doc.id, 0)) for doc in searcher.index.documents.values()]
 
 
 @api.get(
@@ -54,23 +51,8 @@ def get_document(doc_id: str, searcher: SearcherDep) -> DocumentDetail:
     doc = searcher.index.documents.get(doc_id)
     if doc is None:
         raise DocumentNotFound(f"no document with id {shown(doc_id)}; GET /api/documents lists them")
-    return DocumentDetail(**_summary(doc, _chunk_counts(searcher)[doc.id]).model_dump(), text=doc.text)
-
-
-def _chunk_counts(searcher: Searcher) -> Counter[str]:
-    return Counter(chunk.doc_id for chunk in searcher.index.chunks)
-
-
-def _summary(doc: Document, chunks: int) -> DocumentSummary:
-    return DocumentSummary(
-        id=doc.id,
-        title=doc.title,
-        source=doc.source,
-        published=doc.published,
-        author=doc.author,
-        url=doc.url,
-        chunks=chunks,
-    )
+    summary = document_summary(doc, searcher.index.chunk_counts.get(doc.id, 0))
+    return DocumentDetail(**summary.model_dump(), text=doc.text)
 
 
 @ops.get("/healthz", summary="Liveness: the process answers")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from index.search import Hit, SearchResult
+from ingest.documents import Document
 
 
 class Scores(BaseModel):
@@ -66,6 +67,18 @@ class DocumentSummary(BaseModel):
 
 class DocumentDetail(DocumentSummary):
     text: str
+
+
+def document_summary(doc: Document, chunks: int) -> DocumentSummary:
+    return DocumentSummary(
+        id=doc.id,
+        title=doc.title,
+        source=doc.source,
+        published=doc.published,
+        author=doc.author,
+        url=doc.url,
+        chunks=chunks,
+    )
 
 
 def passage_from_hit(hit: Hit) -> Passage:
