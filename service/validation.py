@@ -6,11 +6,11 @@ from service.errors_http import InvalidRequest
 from service.schemas import AskRequest
 from service.settings import Settings
 
-ALLOWED_CONTROLS = frozenset("\t\n")
+ALLOWED_CONTROLS = frozenset("\t\n\r")  # line breaks from any OS are text, not control
 
 
 def first_forbidden_control(text: str) -> int | None:
-    """Index of the first C0 control character other than tab and newline, or None."""
+    """Index of the first C0 control character other than tab, CR and LF, or None."""
     for i, char in enumerate(text):
         if char < " " and char not in ALLOWED_CONTROLS:
             return i
@@ -25,7 +25,7 @@ def check_ask(request: AskRequest, settings: Settings) -> None:
         code = ord(question[position])
         raise InvalidRequest(
             f"question: must not contain control characters (found U+{code:04X} at position {position}); "
-            "only tab and newline are allowed"
+            "only tab and line breaks are allowed"
         )
     if not question.strip():
         raise InvalidRequest("question: must not be empty or only whitespace")
