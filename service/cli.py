@@ -79,7 +79,7 @@ def build(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, e.g. \"광주 AI 데이터센터의 연산 능력은?\"")],
     index: IndexOpt = None,
-    k: Annotated[int, typer.Option("--k", min=1, max=50, help="Number of passages.")] = 5,
+    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Number of passages [default: $AIHUB_QA_DEFAULT_K or 5].")] = None,
     mode: Annotated[str, typer.Option("--mode", help="hybrid, dense or bm25.")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of readable text.")] = False,
     embedder: EmbedderOpt = None,
@@ -96,7 +96,7 @@ def ask(
     settings = load_settings(index_dir=index, embedder=embedder)
     try:
         searcher = runtime.open_searcher(settings)
-        result = searcher.search(question, k=k, mode=mode)
+        result = searcher.search(question, k=settings.default_k if k is None else k, mode=mode)
     except EmptyQuery as exc:
         fail(str(exc), 2)
     except AihubQaError as exc:

@@ -32,7 +32,8 @@ def ask(body: AskRequest, request: Request, searcher: SearcherDep, settings: Set
     of the document that `GET /api/documents/{doc_id}` returns."""
     check_ask(body, settings)
     request.state.mode = body.mode  # labels this request's latency in the metrics
-    return response_from_result(searcher.search(body.question, k=body.k, mode=body.mode))
+    k = settings.default_k if body.k is None else body.k
+    return response_from_result(searcher.search(body.question, k=k, mode=body.mode))
 
 
 @api.get("/documents", response_model=list[DocumentSummary], summary="List the indexed articles")

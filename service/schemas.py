@@ -51,7 +51,9 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=2000, description="the question, in Korean or any language")
-    k: int = Field(5, ge=1, le=50, description="number of passages to return")
+    k: int | None = Field(
+        None, ge=1, le=50, description="number of passages to return (default: the server's default_k, 5 unless configured)"
+    )
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
 

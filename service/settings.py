@@ -17,7 +17,6 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("var/index")
-    eval_cache_dir: Path = Path("var/eval-cache")
 
     embedder: str = DEFAULT_EMBEDDER
     query_prefix: str | None = None  # sentence-transformers only; None = the model family's default
@@ -32,8 +31,8 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
     candidates: int = Field(50, ge=1)
 
-    default_k: int = Field(5, ge=1)
-    max_k: int = Field(50, ge=1)
+    default_k: int = Field(5, ge=1, le=50)
+    max_k: int = Field(50, ge=1, le=50)
     max_question_chars: int = Field(2000, ge=1)
     cors_origins: list[str] = []
     api_key: SecretStr | None = None

@@ -33,5 +33,5 @@ def check_ask(request: AskRequest, settings: Settings) -> None:
         raise InvalidRequest(
             f"question: must be at most {settings.max_question_chars} characters, got {len(question)}"
         )
-    if request.k > settings.max_k:
+    if request.k is not None and request.k > settings.max_k:
         raise InvalidRequest(f"k: must be at most {settings.max_k}, got {request.k}")

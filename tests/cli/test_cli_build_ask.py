@@ -87,11 +87,13 @@ def test_unknown_mode_and_missing_corpus(built: Path, tmp_path: Path) -> None:
 
 
 def test_settings_come_from_the_environment(small_corpus: Path, tmp_path: Path) -> None:
-    env = {"AIHUB_QA_INDEX_DIR": str(tmp_path / "env-idx"), "AIHUB_QA_EMBEDDER": "hash:8", "AIHUB_QA_CORPUS_DIR": str(small_corpus)}
+    env = {"AIHUB_QA_INDEX_DIR": str(tmp_path / "env-idx"), "AIHUB_QA_EMBEDDER": "hash:8", "AIHUB_QA_CORPUS_DIR": str(small_corpus),
+           "AIHUB_QA_DEFAULT_K": "1"}
     assert run("build", env=env).returncode == 0
     assert (tmp_path / "env-idx" / "manifest.json").is_file()
     proc = run("ask", "서울 날씨", "--json", env=env)
-    assert proc.returncode == 0 and json.loads(proc.stdout)["passages"][0]["citation"]["doc_id"] == "c"
+    passages = json.loads(proc.stdout)["passages"]
+    assert proc.returncode == 0 and len(passages) == 1 and passages[0]["citation"]["doc_id"] == "c"
 
 
 @pytest.mark.model

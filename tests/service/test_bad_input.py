@@ -258,3 +258,11 @@ def test_unexpected_errors_are_500_json_without_a_trace_and_logged(
     assert record.exc_info is not None and "secret internal state" in str(record.exc_info[1])
     metrics = client.get("/metrics").text
     assert 'aihub_qa_http_requests_total{method="POST",route="/api/ask",status="500"} 1.0' in metrics
+
+
+def test_k_defaults_to_the_configured_default(hash_settings: Settings, hash_searcher: Searcher) -> None:
+    with make_client(hash_settings.model_copy(update={"default_k": 2}), hash_searcher) as client:
+        default = client.post("/api/ask", json={"question": "광주 인공지능"})
+        explicit = client.post("/api/ask", json={"question": "광주 인공지능", "k": 3})
+    assert len(default.json()["passages"]) == 2
+    assert len(explicit.json()["passages"]) == 3
