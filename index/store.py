@@ -290,11 +290,25 @@ def load_index(index_dir: Path, embedder_spec: str | None = None) -> LoadedIndex
     )
 
 
-def is_stale(index_dir: Path, corpus_dir: Path, embedder_spec: str) -> bool:
-    """True when the index is missing, unreadable, or built from another corpus or embedder."""
+def is_stale(
+    index_dir: Path,
+    corpus_dir: Path,
+    embedder_spec: str,
+    tokenizer: str | None = None,
+    chunking: ChunkingConfig | None = None,
+    title_context: bool | None = None,
+) -> bool:
+    """True when the index is missing, unreadable, or built from another corpus, embedder,
+    tokenizer, chunking or title setting than the ones given (None: not checked)."""
     try:
         manifest = read_manifest(index_dir)
         check_embedder(manifest, embedder_spec, index_dir)
     except (IndexNotFound, IndexMismatch):
+        return True
+    if tokenizer is not None and manifest.get("tokenizer") != tokenizer:
+        return True
+    if chunking is not None and manifest.get("chunking") != chunking.as_dict():
+        return True
+    if title_context is not None and manifest.get("title_context") != title_context:
         return True
     return manifest.get("corpus_hash") != corpus_hash(corpus_dir)

