@@ -71,16 +71,13 @@ class DocumentDetail(DocumentSummary):
     text: str
 
 
+def _metadata(doc: Document) -> dict[str, str | None]:
+    """The article fields that citations and document listings share."""
+    return {"title": doc.title, "source": doc.source, "published": doc.published, "author": doc.author, "url": doc.url}
+
+
 def document_summary(doc: Document, chunks: int) -> DocumentSummary:
-    return DocumentSummary(
-        id=doc.id,
-        title=doc.title,
-        source=doc.source,
-        published=doc.published,
-        author=doc.author,
-        url=doc.url,
-        chunks=chunks,
-    )
+    return DocumentSummary(id=doc.id, chunks=chunks, **_metadata(doc))
 
 
 def passage_from_hit(hit: Hit) -> Passage:
@@ -94,16 +91,7 @@ def passage_from_hit(hit: Hit) -> Passage:
         ),
         text=chunk.text,
         highlight=Span(start=hit.highlight[0], end=hit.highlight[1]),
-        citation=Citation(
-            doc_id=doc.id,
-            title=doc.title,
-            source=doc.source,
-            published=doc.published,
-            author=doc.author,
-            url=doc.url,
-            start=chunk.start,
-            end=chunk.end,
-        ),
+        citation=Citation(doc_id=doc.id, start=chunk.start, end=chunk.end, **_metadata(doc)),
     )
 
 
