@@ -21,7 +21,7 @@ from pathlib import Path
 from eval.datasets import EvalDataset
 from index.embedders import BaseEmbedder, canonical_spec
 from index.errors import IndexMismatch, IndexNotFound
-from index.store import LoadedIndex, Progress, build_index, load_index, read_manifest
+from index.store import LoadedIndex, Progress, build_index, built_differently, chunking_record, load_index, read_manifest
 from index.tokenizers import Tokenizer
 from ingest.documents import Document
 
@@ -74,12 +74,12 @@ def is_reusable(directory: Path, dataset: EvalDataset, embedder: BaseEmbedder, t
         manifest = read_manifest(directory)
     except (IndexNotFound, IndexMismatch):
         return False
-    return (
-        manifest.get("corpus_hash") == dataset.content_hash
-        and manifest.get("embedder") == embedder.describe()
-        and manifest.get("tokenizer") == tokenizer.name
-        and manifest.get("title_context") == title_context
-        and manifest.get("chunking") == {"whole_documents": True}
+    return manifest.get("corpus_hash") == dataset.content_hash and not built_differently(
+        manifest,
+        embedder=embedder.describe(),
+        tokenizer=tokenizer.name,
+        chunking=chunking_record(None),
+        title_context=title_context,
     )
 
 

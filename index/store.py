@@ -126,7 +126,7 @@ def build_index(
         "format_version": FORMAT_VERSION,
         "embedder": embedder.describe(),
         "tokenizer": tokenizer.name,
-        "chunking": chunking.as_dict() if chunking else {"whole_documents": True},
+        "chunking": chunking_record(chunking),
         "title_context": title_context,
         "faiss": {"type": "IndexFlatIP", "metric": "inner_product"},
         "corpus_hash": corpus_digest,
@@ -169,6 +169,25 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def chunking_record(chunking: ChunkingConfig | None) -> dict[str, Any]:
+    """How the manifest records a chunking config (None: one passage per document)."""
+    return chunking.as_dict() if chunking is not None else {"whole_documents": True}
+
+
+def built_differently(
+    manifest: dict[str, Any],
+    *,
+    embedder: dict[str, Any] | None = None,
+    tokenizer: str | None = None,
+    chunking: dict[str, Any] | None = None,
+    title_context: bool | None = None,
+) -> bool:
+    """True when the manifest records another embedder (full description), tokenizer, chunking
+    record or title setting than the ones given; None means "not checked"."""
+    expected = {"embedder": embedder, "tokenizer": tokenizer, "chunking": chunking, "title_context": title_context}
+    return any(value is not None and manifest.get(key) != value for key, value in expected.items())
+
+
 def whole_document_chunk(doc: Document) -> Chunk:
     return Chunk(chunk_id(doc.id, 0), doc.id, 0, doc.text, 0, len(doc.text), content_hash(doc.text))
 
@@ -182,7 +201,7 @@ def _previous_vectors(index_dir: Path, embedder: BaseEmbedder, title_context: bo
     """Hash of the embedded text → vector, from an existing index built the same way; else empty."""
     try:
         manifest = read_manifest(index_dir)
-        if manifest.get("embedder") != embedder.describe() or manifest.get("title_context") != title_context:
+        if built_differently(manifest, embedder=embedder.describe(), title_context=title_context):
             return {}
         old = load_index(index_dir)
     except (IndexNotFound, IndexMismatch):
@@ -305,10 +324,7 @@ def is_stale(
         check_embedder(manifest, embedder_spec, index_dir)
     except (IndexNotFound, IndexMismatch):
         return True
-    if tokenizer is not None and manifest.get("tokenizer") != tokenizer:
-        return True
-    if chunking is not None and manifest.get("chunking") != chunking.as_dict():
-        return True
-    if title_context is not None and manifest.get("title_context") != title_context:
+    record = chunking_record(chunking) if chunking is not None else None
+    if built_differently(manifest, tokenizer=tokenizer, chunking=record, title_context=title_context):
         return True
     return manifest.get("corpus_hash") != corpus_hash(corpus_dir)
