@@ -16,8 +16,8 @@ from index.embedders import BaseEmbedder
 from index.errors import EmptyQuery, InvalidSetting
 from index.fusion import FUSIONS, FusionConfig, fuse, order, scores_for
 from index.highlight import best_sentence
-from index.retrievers import DenseRetriever, Ranked, SparseRetriever
-from index.store import LoadedIndex
+from index.backend import SearchBackend
+from index.retrievers import Ranked
 from index.tokenizers import Tokenizer, make_tokenizer
 from ingest.documents import Chunk, Document
 
@@ -52,13 +52,13 @@ class SearchResult:
 class Searcher:
     """Holds a loaded index, its embedder and tokenizer; safe to share between threads."""
 
-    def __init__(self, index: LoadedIndex, embedder: BaseEmbedder, fusion: FusionConfig | None = None) -> None:
+    def __init__(self, index: SearchBackend, embedder: BaseEmbedder, fusion: FusionConfig | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
         self.tokenizer: Tokenizer = make_tokenizer(index.manifest.tokenizer)
-        self.dense = DenseRetriever(index.faiss_index, index.vectors)
-        self.sparse = SparseRetriever(index.bm25)
+        self.dense = index.dense
+        self.sparse = index.sparse
 
     @property
     def size(self) -> int:
@@ -106,7 +106,7 @@ class Searcher:
         chunks = self.index.records.chunks_at(rows.tolist()) if rows.size else []
         hits = []
         for i, ((row, score), chunk) in enumerate(zip(ranked, chunks)):
-            span = best_sentence(chunk.text, tokens, self.tokenizer.tokenize, self.index.bm25.idf)
+            span = best_sentence(chunk.text, tokens, self.tokenizer.tokenize, self.index.idf)
             hits.append(
                 Hit(
                     rank=i + 1,
@@ -116,8 +116,14 @@ class Searcher:
                     dense_rank=dense_ranks.get(row),
                     bm25_rank=bm25_ranks.get(row),
                     chunk=chunk,
-                    document=self.index.documents[chunk.doc_id],
+                    document=self._document(chunk.doc_id),
                     highlight=span,
                 )
             )
         return hits
+
+    def _document(self, doc_id: str) -> Document:
+        doc = self.index.records.document(doc_id)
+        if doc is None:  # a chunk always has its document; a backend that says otherwise is damaged
+            raise LookupError(f"document {doc_id} of a retrieved chunk is missing from the index")
+        return doc

@@ -47,6 +47,7 @@ from index.manifest import (
     read_manifest,
     rebuild_hint,
 )
+from index.retrievers import DenseRetriever, SparseRetriever
 from index.records import RECORDS, ChunkTable, DocumentTable, Records, write_records
 from index.tokenizers import Tokenizer, tokenize_many
 from ingest.chunking import Chunker, ChunkingConfig
@@ -102,6 +103,17 @@ class LoadedIndex:
     @property
     def size(self) -> int:
         return self.records.n_chunks
+
+    @property
+    def dense(self) -> DenseRetriever:
+        return DenseRetriever(self.faiss_index, self.vectors)
+
+    @property
+    def sparse(self) -> SparseRetriever:
+        return SparseRetriever(self.bm25)
+
+    def idf(self, token: str) -> float:
+        return self.bm25.idf(token)
 
 
 def build_index(
