@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 from ingest.documents import Chunk, Document
 
@@ -71,22 +71,36 @@ class Records:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
+        # One connection, opened now and shared under a lock: the file stays readable even after a
+        # newer build has replaced this version and removed its directory (the server keeps answering
+        # from what it loaded). Lookups take well under a millisecond, so the lock costs nothing.
+        self._con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
         self._document = lru_cache(maxsize=512)(self._load_document)
-        con = self._con()
-        self.n_chunks: int = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        self.n_documents: int = con.execute("SELECT count(*) FROM documents").fetchone()[0]
+        self.n_chunks: int = self._one("SELECT count(*) FROM chunks")[0]
+        self.n_documents: int = self._one("SELECT count(*) FROM documents")[0]
 
-    def _con(self) -> sqlite3.Connection:
-        con: sqlite3.Connection | None = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(f"{Path(self.path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-            self._local.con = con
-        return con
+    def _all(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._con.execute(sql, args).fetchall()
+
+    def _one(self, sql: str, args: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
+        with self._lock:
+            return self._con.execute(sql, args).fetchone()
+
+    def _stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        """Rows of a long query in blocks, without holding the lock between blocks."""
+        last = -1
+        while True:
+            block = self._all(sql, (last,))
+            if not block:
+                return
+            yield from block
+            last = block[-1][0]
 
     # ---- chunks ------------------------------------------------------------------------------
     def chunk(self, row: int) -> Chunk:
-        found = self._con().execute(f"{_CHUNK_SELECT} WHERE c.row = ?", (row,)).fetchone()
+        found = self._one(f"{_CHUNK_SELECT} WHERE c.row = ?", (row,))
         if found is None:
             raise IndexError(f"no chunk at row {row}")
         return Chunk(*found)
@@ -95,48 +109,44 @@ class Records:
         marks = ",".join("?" * len(rows))
         found = {
             r[0]: Chunk(*r[1:])
-            for r in self._con().execute(
-                f"SELECT c.row, {_CHUNK_COLUMNS} {_CHUNK_FROM} WHERE c.row IN ({marks})", tuple(rows)
-            )
+            for r in self._all(f"SELECT c.row, {_CHUNK_COLUMNS} {_CHUNK_FROM} WHERE c.row IN ({marks})", tuple(rows))
         }
         return [found[row] for row in rows]
 
     def iter_chunks(self) -> Iterator[Chunk]:
-        for found in self._con().execute(f"{_CHUNK_SELECT} ORDER BY c.row"):
-            yield Chunk(*found)
+        for found in self._stream(f"SELECT c.row, {_CHUNK_COLUMNS} {_CHUNK_FROM} WHERE c.row > ? ORDER BY c.row LIMIT 4096"):
+            yield Chunk(*found[1:])
 
     def chunk_ids_sha256(self) -> str:
         digest = hashlib.sha256()
-        for (chunk_id,) in self._con().execute("SELECT id FROM chunks ORDER BY row"):
+        for _, chunk_id in self._stream("SELECT row, id FROM chunks WHERE row > ? ORDER BY row LIMIT 65536"):
             digest.update(chunk_id.encode("utf-8") + b"\n")
         return digest.hexdigest()
 
     def embed_keys(self) -> list[str]:
-        return [key for (key,) in self._con().execute("SELECT embed_key FROM chunks ORDER BY row")]
+        return [key for _, key in self._stream("SELECT row, embed_key FROM chunks WHERE row > ? ORDER BY row LIMIT 65536")]
 
     # ---- documents ---------------------------------------------------------------------------
     def document(self, doc_id: str) -> Document | None:
         return self._document(doc_id)
 
     def _load_document(self, doc_id: str) -> Document | None:
-        found = self._con().execute(f"SELECT {_DOC_FIELDS}, text FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        found = self._one(f"SELECT {_DOC_FIELDS}, text FROM documents WHERE id = ?", (doc_id,))
         return Document(*found) if found else None
 
     def chunk_count(self, doc_id: str) -> int:
-        found = self._con().execute("SELECT chunks FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        found = self._one("SELECT chunks FROM documents WHERE id = ?", (doc_id,))
         return int(found[0]) if found else 0
 
     def documents_page(self, offset: int, limit: int) -> list[tuple[Document, int]]:
         """Documents in corpus order with their chunk counts (text left empty: listings need none)."""
         return [
             (Document(*r[:6], text=""), int(r[6]))
-            for r in self._con().execute(
-                f"SELECT {_DOC_FIELDS}, chunks FROM documents ORDER BY ord LIMIT ? OFFSET ?", (limit, offset)
-            )
+            for r in self._all(f"SELECT {_DOC_FIELDS}, chunks FROM documents ORDER BY ord LIMIT ? OFFSET ?", (limit, offset))
         ]
 
     def document_ids(self) -> list[str]:
-        return [doc_id for (doc_id,) in self._con().execute("SELECT id FROM documents ORDER BY ord")]
+        return [doc_id for _, doc_id in self._stream("SELECT ord, id FROM documents WHERE ord > ? ORDER BY ord LIMIT 65536")]
 
 
 class ChunkTable(Sequence[Chunk]):

@@ -334,3 +334,22 @@ def test_approximate_index_is_recorded_and_finds_what_exact_search_finds(small_c
 def test_auto_chooses_exact_search_for_small_indexes() -> None:
     assert AnnConfig().resolve(10_000).type == "flat"
     assert AnnConfig().resolve(1_000_000).type == "hnsw"
+
+
+def test_a_loaded_index_keeps_answering_after_a_rebuild_replaced_it(small_corpus: Path, tmp_path: Path, hash_embedder) -> None:
+    from index.search import Searcher
+
+    d = tmp_path / "idx"
+    _build(small_corpus, d, hash_embedder)
+    serving = Searcher(load_index(d), hash_embedder)
+    old_version = serving.index.version
+    (small_corpus / "a.txt").write_text("바뀐 기사\n\n광주의 새 소식이다.", encoding="utf-8")
+    _build(small_corpus, d, hash_embedder)
+    assert not old_version.exists()  # the replaced version was removed from disk
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:  # new request threads, after the files are gone
+        results = list(pool.map(lambda q: serving.search(q, k=3), ["데이터센터", "사관학교", "날씨"] * 4))
+    assert all(r.hits for r in results)
+    assert any(h.document.title == "광주 데이터센터 착공" for r in results for h in r.hits)
