@@ -52,6 +52,7 @@ _META_WEIGHT = -3.0
 _OTHER_WEIGHT = -0.6
 _FURNITURE_WEIGHT = -1.0
 _ARTICLE_PART_WEIGHT = -0.2  # list items, table rows, captions: usually the article's own
+_MAX_BOX_LINES = 15  # a gap in the body longer than this ends it
 _SIGNOFF_AFTER = 0.5  # a sign-off only closes the article once half its prose has been read
 _HEADLINE_MAX_CHARS = 120
 _DECK_MIN_HANGUL = 0.5
@@ -194,6 +195,7 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
         return CleanedArticle(hints.title or "", "", published, author, hints.source, tuple(dropped))
     start, end = span
     start = _photo_split_start(lines, start)
+    end = _extend_over_boxes(lines, end)
 
     # The sign-off closes the article; a trailing list, table or caption right after the last
     # paragraph still belongs to it.
@@ -226,7 +228,7 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
     for i, line in enumerate(lines):
         if i < start:
             if title_at is not None and i < title_at:
-                drop(line, _meta_reason(line) or "before the headline (site name, menu, date bar)")
+                drop(line, _meta_reason(line) or _furniture_reason(line.text) or "above the headline (site name, menu, date bar)")
             elif i == title_at:
                 drop(line, "headline (kept as the title)")
             elif line.text == title:
@@ -234,9 +236,9 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
             elif line.kind in ("other", "prose") and _is_deck(line.text, chrome, site_names):
                 kept.append(line.text)
             else:
-                drop(line, _meta_reason(line) or "page furniture near the headline")
+                drop(line, _meta_reason(line) or _furniture_reason(line.text) or "between headline and body, not a sub-headline")
         elif i > end:
-            drop(line, _meta_reason(line) or "after the end of the article")
+            drop(line, _meta_reason(line) or "after the end of the article (" + (_furniture_reason(line.text) or "past its last paragraph or sign-off") + ")")
         else:
             kept.extend(_body_line(lines, i, start, end, title, chrome, drop, tail_kept if i == end else None))
     published, author = _date_and_author(lines, start, hints, lead_author)
@@ -271,6 +273,20 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
     return CleanedArticle(title=title, text=text, published=published, author=author, source=source, dropped=tuple(dropped))
 
 
+def _extend_over_boxes(lines: list[_Line], end: int) -> int:
+    """Carry the body's end past a box or list that sits between paragraphs ("관련기사", an ad, a
+    long list) when more paragraphs follow before any byline, stamp, copyright line or UI label."""
+    j = end + 1
+    while j < len(lines) and j - end <= _MAX_BOX_LINES:
+        line = lines[j]
+        if line.kind == "prose":
+            end = j
+        elif line.kind != "other" or (sig.is_ui_label(line.text) and not sig.is_box_header(line.text)):
+            break
+        j += 1
+    return end
+
+
 def _photo_split_start(lines: list[_Line], start: int) -> int:
     """Move the body's start back over a first sentence that a photo cut in two (its first half
     ends without a sentence end; the caption sits between the halves)."""
@@ -288,6 +304,27 @@ def _meta_reason(line: _Line) -> str | None:
         "byline": "byline (metadata)",
         "copyright": "copyright line",
     }.get(line.kind)
+
+
+def _furniture_reason(text: str) -> str | None:
+    if sig.is_box_header(text):
+        return "related-articles, ranking or ad box"
+    if sig.is_menu(text):
+        return "menu or breadcrumb"
+    if sig.is_ui_label(text):
+        return "UI label"
+    if sig.is_link_marked(text):
+        return "link to another article"
+    if sig.is_hashtags(text):
+        return "hashtags"
+    if _BARE_DATE.search(text):
+        return "undated-label date (today bar, print edition or embedded post)"
+    return None
+
+
+def _article_part(text: str) -> bool:
+    """A subhead, bulleted item, table row or caption: the article's own, even between boxes."""
+    return (sig.is_list_item(text) and not sig.is_ranked_item(text)) or sig.is_table_row(text) or bool(_CAPTION.match(text))
 
 
 def _continues_body(line: _Line) -> bool:
@@ -389,10 +426,11 @@ def _in_body_furniture(lines: list[_Line], i: int, start: int, title: str, chrom
         return "repeated on other pages of this corpus (site chrome)"
     if sig.is_box_header(text):
         return "related-articles, ranking or ad box"
-    # Short lines after a box header, up to the next paragraph, belong to the box.
-    j = i - 1
-    while j >= start and lines[j].kind != "prose":
-        if sig.is_box_header(lines[j].text):
+    # Short lines after a box header belong to the box, up to the next paragraph or the first
+    # line that is the article's own (a subhead, a bullet, a table row, a caption).
+    j = i
+    while j >= start and lines[j].kind != "prose" and not _article_part(lines[j].text):
+        if j < i and sig.is_box_header(lines[j].text):
             return "related-articles, ranking or ad box"
         j -= 1
     if sig.is_link_marked(text):

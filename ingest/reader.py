@@ -94,8 +94,9 @@ def read_page(path: Path) -> str:
         raise UnreadableArticle(f"{path}: unknown charset '{encoding}' declared in the page") from None
 
 
-def parse_document(path: Path, chrome: frozenset[str] = frozenset()) -> Parsed:
-    """Read and clean one article file, apply its sidecar; UnreadableArticle if no article text is left."""
+def parse_document(path: Path, chrome: frozenset[str] = frozenset(), allow_empty: bool = False) -> Parsed:
+    """Read and clean one article file, apply its sidecar; UnreadableArticle if no article text is
+    left (unless `allow_empty`, for showing how a page was parsed)."""
     raw = read_page(path)
     if is_html(path):
         from ingest.html import clean_html_article
@@ -103,7 +104,7 @@ def parse_document(path: Path, chrome: frozenset[str] = frozenset()) -> Parsed:
         cleaned, kind = clean_html_article(raw, chrome), "html"
     else:
         cleaned, kind = clean_article(raw, chrome), "text"
-    if not cleaned.text.strip():
+    if not cleaned.text.strip() and not allow_empty:
         raise UnreadableArticle(f"{path}: no article text found (no line of running prose)")
     doc = Document(
         id=path.stem,
@@ -164,14 +165,7 @@ def parse_corpus(corpus_dir: Path, on_skip: SkipHandler | None = None) -> dict[P
     """Like `read_corpus`, keeping how each page was parsed (for inspection and benchmarks)."""
     report = on_skip or _log_skip
     files = corpus_files(corpus_dir)
-    pages: dict[Path, str] = {}
-    for path in files:
-        try:
-            raw = read_page(path)
-        except UnreadableArticle as exc:
-            report(path, _reason(exc, path))
-            continue
-        pages[path] = _chrome_view(path, raw)
+    pages = _readable_pages(files, report)
     chrome = repeated_lines(pages.values())
     parsed: dict[Path, Parsed] = {}
     for path in pages:
@@ -182,6 +176,25 @@ def parse_corpus(corpus_dir: Path, on_skip: SkipHandler | None = None) -> dict[P
     if not parsed:
         raise CorpusNotFound(f"no readable article in corpus directory {corpus_dir} ({len(files)} file(s) skipped)")
     return parsed
+
+
+def corpus_chrome(corpus_dir: Path) -> frozenset[str]:
+    """The site chrome of a corpus: non-prose lines repeated on several of its pages."""
+    try:
+        files = corpus_files(corpus_dir)
+    except CorpusNotFound:
+        return frozenset()
+    return repeated_lines(_readable_pages(files, lambda path, reason: None).values())
+
+
+def _readable_pages(files: list[Path], report: SkipHandler) -> dict[Path, str]:
+    pages: dict[Path, str] = {}
+    for path in files:
+        try:
+            pages[path] = _chrome_view(path, read_page(path))
+        except UnreadableArticle as exc:
+            report(path, _reason(exc, path))
+    return pages
 
 
 def _chrome_view(path: Path, raw: str) -> str:

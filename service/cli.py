@@ -49,19 +49,22 @@ def load_settings(**overrides: object) -> Settings:
 
 @app.command()
 def build(
-    corpus: Annotated[Path | None, typer.Option("--corpus", help="Directory of raw articles (*.txt).")] = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="Directory of raw articles (*.txt, *.html, *.htm).")] = None,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
 ) -> None:
-    """Clean, chunk and embed the corpus into an index directory (unchanged chunks are reused)."""
+    """Clean, chunk and embed the corpus into an index directory (unchanged chunks are reused).
+
+    A file that is not an article (not UTF-8, binary, empty, no prose) is skipped with a warning."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from ingest.reader import skip_warnings_to
     from service import runtime
 
     settings = load_settings(corpus_dir=corpus, index_dir=index, embedder=embedder)
     try:
         emb = runtime.embedder_from(settings)
-        with Progress(
+        with skip_warnings_to(lambda message: err.print(f"warning: {message}", markup=False)), Progress(
             TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=err, transient=True, disable=not err.is_terminal,
         ) as bar:
@@ -168,6 +171,50 @@ def serve(
         server.serve(create_app(settings, searcher), sock)
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after a graceful shutdown
         pass
+
+
+@app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(help="An article file (.txt page dump or saved .html/.htm page).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of readable text.")] = False,
+) -> None:
+    """Show how one article is parsed: its metadata, the cleaned text, and every dropped line with the reason.
+
+    Lines repeated on the other pages of the file's folder count as site chrome, as in `build`."""
+    import json
+
+    from ingest.reader import corpus_chrome, parse_document, sidecar_path
+
+    if not file.is_file():
+        fail(f"no such file: {file}", 2)
+    try:
+        parsed = parse_document(file, corpus_chrome(file.parent), allow_empty=True)
+    except AihubQaError as exc:
+        fail(str(exc), 2)
+    doc, dropped = parsed.document, parsed.cleaned.dropped
+    sidecar = sidecar_path(file)
+    if as_json:
+        data = {
+            "file": str(file),
+            "kind": parsed.kind,
+            "sidecar": str(sidecar) if sidecar.is_file() else None,
+            "document": {k: getattr(doc, k) for k in ("id", "title", "source", "published", "author", "url", "text")},
+            "dropped": [{"line": d.line or None, "text": d.text, "reason": d.reason} for d in dropped],
+        }
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    rows = [("file", f"{file} ({parsed.kind})"), ("title", doc.title), ("published", doc.published or "-"),
+            ("author", doc.author or "-"), ("source", doc.source or "-")]
+    if sidecar.is_file():
+        rows.append(("sidecar", f"{sidecar} (its fields win)"))
+    for key, value in rows:
+        out.print(Text.assemble((f"{key:<10}", "bold"), value))
+    paragraphs = [p for p in doc.text.split("\n\n") if p]
+    out.print(Text(f"\n── cleaned text: {len(doc.text)} characters, {len(paragraphs)} paragraphs", style="bold"))
+    out.print(Text(doc.text) if doc.text else Text("(no article text found: build skips this file)", style="red"))
+    out.print(Text(f"\n── dropped lines: {len(dropped)}", style="bold"))
+    for d in dropped:
+        out.print(Text.assemble((f"{d.line or '-':>4}  ", "dim"), d.text, (f"  ← {d.reason}", "yellow")))
 
 
 def _register_more_commands() -> None:
