@@ -55,6 +55,7 @@ _ARTICLE_PART_WEIGHT = -0.2  # list items, table rows, captions: usually the art
 _MAX_BOX_LINES = 15  # a gap in the body longer than this ends it
 _SIGNOFF_AFTER = 0.5  # a sign-off only closes the article once half its prose has been read
 _HEADLINE_MAX_CHARS = 120
+_TIMED_DATE_LINE_MAX = 40  # a bare "date + time" line this short is a stamp ("2024.09.09 14:20", "익명 2024.09.09 16:12")
 _DECK_MIN_HANGUL = 0.5
 
 
@@ -131,6 +132,9 @@ def _classify(no: int, text: str) -> _Line:
     prose = sig.is_prose(text)
     stamps = meta.find_stamps(text) if not prose else []
     author = meta.parse_byline(text) if not prose else None
+    if not prose and not stamps and (author or len(text) <= _TIMED_DATE_LINE_MAX) and not sig.is_embedded_post_header(text):
+        timed = meta.find_timed_date(text)
+        stamps = [timed] if timed else []
     if stamps:
         kind = "stamp"
     elif author or sig.is_email_only(text):
@@ -221,13 +225,19 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
             end += 1
 
     title, title_at, lead_author, lead_outlet = _find_title(lines, start, chrome, hints)
+    if not title:
+        inside = _headline_in_body(lines, start, end, chrome)
+        if inside is not None:
+            title = lines[inside].text
     copyright_outlet = next((o for x in lines if x.kind == "copyright" for o in [meta.outlet_from_copyright(x.text)] if o), None)
     site_names = {n for n in (copyright_outlet, hints.source, lead_outlet) if n}
 
     kept: list[str] = []
     for i, line in enumerate(lines):
         if i < start:
-            if title_at is not None and i < title_at:
+            if title_at is not None and i < title_at and line.kind == "prose" and meta.split_lead(line.text):
+                kept.append(line.text)  # a wire lead printed above its headline
+            elif title_at is not None and i < title_at:
                 drop(line, _meta_reason(line) or _furniture_reason(line.text) or "above the headline (site name, menu, date bar)")
             elif i == title_at:
                 drop(line, "headline (kept as the title)")
@@ -359,6 +369,7 @@ def _find_title(
         return hints.title, at, None, None
     best: tuple[float, int, str, str | None, str | None] | None = None
     texts = [x.text for x in header]
+    texts += [_browser_title_head(t, texts) for t in texts if _browser_title_head(t, texts)]
     for i, line in enumerate(header):
         text, author, outlet = line.text, None, None
         lead = meta.split_lead(text)
@@ -366,7 +377,7 @@ def _find_title(
             text, author, outlet = lead.rest, lead.author, lead.outlet
         elif line.kind not in ("other", "prose"):
             continue
-        if not _headline_candidate(text, chrome):
+        if not _headline_candidate(text, chrome) or _browser_title_head(text, texts):
             continue
         score = 1.0 if len(text) >= 10 else 0.0
         if texts.count(line.text) >= 2:
@@ -382,6 +393,25 @@ def _find_title(
         at = next((i for i, x in enumerate(header) if x.kind == "other" and not _not_headline(x.text, chrome)), None)
         return (header[at].text, at, None, None) if at is not None else ("", None, None, None)
     return best[2], best[1], best[3], best[4]
+
+
+def _browser_title_head(text: str, texts: list[str]) -> str | None:
+    """"헤드라인 | 사이트명" (a browser's title bar) whose head is printed on its own too: the head."""
+    for sep in (" | ", " - ", " :: ", " < "):
+        head = text.rsplit(sep, 1)[0]
+        if head != text and head in texts:
+            return head
+    return None
+
+
+def _headline_in_body(lines: list[_Line], start: int, end: int, chrome: frozenset[str]) -> int | None:
+    """A wire layout that opens with the lead: the headline is then the short line in the first
+    lines of the body that the date stamp or byline directly follows."""
+    for i in range(start, min(end, start + 3)):
+        line, nxt = lines[i], lines[i + 1]
+        if line.kind == "other" and nxt.kind in ("stamp", "byline") and _headline_candidate(line.text, chrome):
+            return i
+    return None
 
 
 def _headline_candidate(text: str, chrome: frozenset[str]) -> bool:
@@ -460,10 +490,11 @@ def _next_to_table_row(lines: list[_Line], i: int) -> bool:
 def _date_and_author(
     lines: list[_Line], body_start: int, hints: PageHints, lead_author: str | None = None
 ) -> tuple[str | None, str | None]:
-    stamps = [s for x in lines if x.kind == "stamp" for s in x.stamps]
-    first = next((s.published for s in stamps if s.first), None)
-    edit = next((s.published for s in stamps if not s.first), None)
-    published = first or edit or hints.published
+    stamps = [s for x in lines if x.kind in ("stamp", "byline") for s in x.stamps]
+    first = next((s.published for s in stamps if s.first and s.labelled), None)
+    edit = next((s.published for s in stamps if not s.first and s.labelled), None)
+    bare = next((s.published for s in stamps if not s.labelled), None)
+    published = first or edit or hints.published or bare
     header_bylines = [x.author for x in lines[:body_start] if x.author]
     any_bylines = [x.author for x in lines if x.author]
     author = lead_author or (header_bylines or [None])[0] or (any_bylines or [None])[0] or hints.author

@@ -20,8 +20,9 @@ from ingest.signals import is_prose
 # Elements after which a browser starts a new line.
 _BLOCKS = frozenset(
     "address article aside blockquote br dd div dl dt figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr "
-    "li main nav ol p pre section table td th tr ul".split()
+    "li main nav ol p pre section table tr ul".split()
 )
+_CELLS = frozenset(("td", "th"))  # a table row stays one line, its cells joined by " | "
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.IGNORECASE)
 _REPORTER_SUFFIX = re.compile(r"\s*(?:기자|특파원)$")
 MIN_EXTRACTED_CHARS = 20  # trafilatura's default (250) sends short articles to a cruder fallback
@@ -29,7 +30,7 @@ MIN_EXTRACTED_CHARS = 20  # trafilatura's default (250) sends short articles to 
 
 @dataclass(frozen=True)
 class HtmlPage:
-    main_text: str  # trafilatura's main content, one paragraph (or table row) a line
+    main_text: str  # the visible lines of the region trafilatura found to hold the article
     visible_text: str  # every visible line of the page, for metadata and for the dropped-lines report
     hints: PageHints
 
@@ -63,7 +64,28 @@ def visible_text(html: str) -> str:
             el.tail = "\n" + (el.tail or "")
             if el.tag != "br":
                 el.text = "\n" + (el.text or "")
-    return root.text_content()
+        elif isinstance(el.tag, str) and el.tag in _CELLS:
+            el.tail = " | " + (el.tail or "")
+    lines = (re.sub(r"[ \t]+", " ", line).strip().removesuffix(" |").strip() for line in root.text_content().split("\n"))
+    return "\n".join(lines)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s|]+", "", text)
+
+
+def main_region(visible: str, main: str) -> str:
+    """The visible lines from the first to the last line of trafilatura's main text.
+
+    trafilatura finds where the article is but drops some of its short parts (bulleted lists,
+    some tables); taking the visible lines of that region lets the cleaner judge each line
+    (keep the article's lists, drop a related-articles box) the same way as for a text dump."""
+    wanted = {_squash(line) for line in main.split("\n") if _squash(line)}
+    lines = visible.split("\n")
+    hits = [i for i, line in enumerate(lines) if _squash(line) and _squash(line) in wanted]
+    if not hits:
+        return main
+    return "\n".join(lines[hits[0] : hits[-1] + 1])
 
 
 def parse_html(html: str) -> HtmlPage:
@@ -75,6 +97,7 @@ def parse_html(html: str) -> HtmlPage:
     ) or ""
     found = trafilatura.extract_metadata(html)
     visible = visible_text(html)
+    main = main_region(visible, main)
     lines = page_lines(visible)
     site = getattr(found, "sitename", None) or None
     title = getattr(found, "title", None) or None

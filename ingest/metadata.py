@@ -26,19 +26,24 @@ _LABELLED = re.compile(
 # "2024/03/11 14:05 송고": the wire services put the label after the date.
 _TRAILING = re.compile(rf"{_DATE}\.?\s*(?:\([^)]*\)\s*)?(?:(?:오전|오후)\s*)?(?:\d{{1,2}}:\d{{2}}(?::\d{{2}})?\s*)?(?P<first>송고|입력|등록)")
 STAMP_LINE_MAX_CHARS = 120
+# An unlabelled date with a time of day ("2024.09.09 14:20"): the publication when it sits in the
+# byline bar or right under the headline. Today bars, print editions and embedded posts carry no time.
+_DATE_WITH_TIME = re.compile(rf"{_DATE}\.?\s*(?:\([^)]*\)\s*)?(?:(?:오전|오후)\s*)?\d{{1,2}}:\d{{2}}")
 
 _NAME = r"[가-힣]{2,4}"
 _ROLE = r"(?:기자|특파원|통신원|객원기자|선임기자|수습기자|전문기자|인턴기자)"
 _EMAIL = r"(?P<email>[\w.+-]+@(?P<domain>[\w-]+(?:\.[\w-]+)+))"
-_CREDIT_PREFIX = r"(?:(?:글|사진|영상|그래픽|취재)(?:\s*[·ㆍ,/]\s*(?:글|사진|영상|그래픽|취재))*\s*[=:]\s*|by\s+)"
+_CREDIT_WORD = r"(?:글|사진|영상|그래픽|취재|정리|대담|진행)"
+_CREDIT_PREFIX = rf"(?:{_CREDIT_WORD}(?:\s*[·ㆍ,/]\s*{_CREDIT_WORD})*\s*[=:]\s*|by\s+)"
 # A line that is only a byline: "홍길동 기자", "글·사진=홍길동 기자", "/홍길동 기자", "By 홍길동 기자",
 # "홍길동 기자(hong@x.com)", "홍길동 기자 hong@x.com".
+_MORE_NAMES = rf"(?:\s*[·ㆍ,]\s*{_NAME})*"
 _BYLINE_ALONE = re.compile(
-    rf"^[/\-–—=\s]*{_CREDIT_PREFIX}?(?P<name>{_NAME})\s*{_ROLE}\s*(?:[(<\[]?\s*{_EMAIL}\s*[)>\]]?)?\s*[=]?$",
+    rf"^[/\-–—=\s]*{_CREDIT_PREFIX}?(?P<name>{_NAME}){_MORE_NAMES}\s*{_ROLE}\s*(?:[(<\[]?\s*{_EMAIL}\s*[)>\]]?)?\s*[=]?$",
     re.IGNORECASE,
 )
 _BYLINE_LABEL = re.compile(rf"(?:기자명|글쓴이|작성자|취재기자)\s*[:：]?\s*(?P<name>{_NAME})(?=\s|$|\|)")
-_BYLINE_IN_BAR = re.compile(rf"(?:^|\s|\|)(?P<name>{_NAME})\s*{_ROLE}(?=\s|$|[(<\[|])")
+_BYLINE_IN_BAR = re.compile(rf"(?:^|\s|\|)(?P<name>{_NAME}){_MORE_NAMES}\s*{_ROLE}(?=\s|$|[(<\[|])")
 # A sign-off glued to the end of the last paragraph: "...했다. /김형호 기자 khh@kwangju.co.kr".
 _BYLINE_TAIL = re.compile(rf"(?:^|\s|/)\s*/?\s*(?P<name>{_NAME})\s*{_ROLE}\s*[(<\[]?{_EMAIL}[)>\]]?\s*$")
 
@@ -47,7 +52,7 @@ _SITE_NAME = re.compile(rf"^[\w·&]{{1,12}}(?:\s?[\w·&]{{1,12}})?{_OUTLET_WORDS
 # Leads that name the outlet (and often the reporter) before the first sentence.
 _LEAD_BRACKET_BYLINE = re.compile(rf"^\[(?P<outlet>[^\]=]{{2,25}}?)\s*[=/]\s*(?P<name>{_NAME})\s*{_ROLE}\]\s*")
 _LEAD_PAREN_DATELINE = re.compile(
-    rf"^\((?P<city>[^)=]{{1,12}}?)\s*=\s*(?P<outlet>[^)]{{2,25}}?)\)\s*(?:(?P<name>{_NAME})\s*{_ROLE}\s*=\s*)?"
+    rf"^[(【\[]\s*(?P<city>[^)】\]=]{{1,12}}?)\s*=\s*(?P<outlet>[^)】\]]{{2,25}}?)\s*[)】\]]\s*(?:(?P<name>{_NAME})\s*{_ROLE}\s*=\s*)?"
 )
 _LEAD_OUTLET = re.compile(rf"^\[(?P<outlet>[^\]\s]{{2,20}}{_OUTLET_WORDS})\]\s*")
 
@@ -101,6 +106,7 @@ KNOWN_OUTLETS: frozenset[str] = frozenset(OUTLET_BY_DOMAIN.values()) | {"중앙�
 class Stamp:
     published: str  # ISO date
     first: bool  # True: first publication (입력, 등록, 송고 …); False: an edit (수정, 업데이트 …)
+    labelled: bool = True  # False: a bare "date + time" (used only when no labelled stamp exists)
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,15 @@ def find_stamps(line: str) -> list[Stamp]:
         if iso and not any(start <= m.start() < start + 40 for start, _ in found):
             found.append((m.start(), Stamp(iso, first=True)))
     return [stamp for _, stamp in sorted(found, key=lambda pair: pair[0])]
+
+
+def find_timed_date(line: str) -> Stamp | None:
+    """An unlabelled "date + time of day" in a short line, or None."""
+    if len(line) > STAMP_LINE_MAX_CHARS:
+        return None
+    m = _DATE_WITH_TIME.search(line)
+    iso = _iso(m["y"], m["m"], m["d"]) if m else None
+    return Stamp(iso, first=True, labelled=False) if iso else None
 
 
 def parse_date_line(line: str) -> str | None:

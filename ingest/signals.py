@@ -16,7 +16,9 @@ _LETTER = re.compile(r"[^\W\d_]")
 # or bracket; Korean declaratives end in 다./요./죠./까? and the like.
 _SENTENCE_END = re.compile(r"[.?!。…][\"'”’」』)\]]*$")
 _SENTENCE_INSIDE = re.compile(r"[다요죠까][.?!][\"'”’」』)\]]*(?:\s|$)")
+_KOREAN_SENTENCE_END = re.compile(r"[다요죠까][.?!][\"'”’」』)\]]*$")
 PROSE_MIN_CHARS = 20
+SHORT_SENTENCE_MIN_CHARS = 8
 PROSE_MIN_HANGUL = 0.4
 
 # Words of web-page UI (navigation, sharing, font size, comments, ranking and related-article
@@ -35,8 +37,10 @@ UI_WORDS: tuple[str, ...] = (
     "advertisement", "sponsored", "related", "most read", "popular", "about us", "contact", "privacy", "terms",
     "tag", "newsletter", "facebook", "twitter", "youtube", "instagram", "kakao", "naver",
     "페이스북", "트위터", "유튜브", "인스타그램", "카카오", "네이버", "밴드", "블로그", "텔레그램", "url", "sns",
+    "하기",  # button labels: 공유하기, 구독하기, 사용하기
 )
 UI_LINE_MAX_CHARS = 30
+UI_MIN_COVERAGE = 0.25  # share of a line's letters that UI words must cover ("공유" alone does not make a headline a button)
 _UI_PATTERN = re.compile("|".join(re.escape(w) for w in sorted(UI_WORDS, key=len, reverse=True)), re.IGNORECASE)
 
 # Headers of boxes that interrupt or follow an article: related articles, rankings, ads.
@@ -77,17 +81,27 @@ def ends_sentence(line: str) -> bool:
 
 
 def is_prose(line: str) -> bool:
-    """A line of running Korean text: long enough, mostly Hangul, with at least one sentence end."""
-    if len(line) < PROSE_MIN_CHARS or hangul_ratio(line) < PROSE_MIN_HANGUL:
+    """A line of running Korean text: long enough, mostly Hangul, with at least one sentence end
+    (a short line counts when it ends like a Korean sentence: "그는 말을 아꼈다.")."""
+    if hangul_ratio(line) < PROSE_MIN_HANGUL:
         return False
+    if len(line) < PROSE_MIN_CHARS:
+        return len(line) >= SHORT_SENTENCE_MIN_CHARS and bool(_KOREAN_SENTENCE_END.search(line))
     return ends_sentence(line) or bool(_SENTENCE_INSIDE.search(line))
+
+
+def ui_coverage(line: str) -> float:
+    """Share of the line's letters that belong to UI words."""
+    letters = len(_LETTER.findall(line))
+    covered = sum(len(_LETTER.findall(m.group())) for m in _UI_PATTERN.finditer(line))
+    return covered / letters if letters else 0.0
 
 
 def is_ui_label(line: str) -> bool:
     """A short line that is a UI control or label ("기사 공유", "가 가 가", "댓글 0", "Share")."""
     if len(line) > UI_LINE_MAX_CHARS or ends_sentence(line) and hangul_ratio(line) > 0.5 and len(line) > 12:
         return False
-    if _UI_PATTERN.search(line):
+    if _UI_PATTERN.search(line) and (len(line.split()) <= 2 or ui_coverage(line) >= UI_MIN_COVERAGE):
         return True
     tokens = line.split()
     if len(tokens) >= 2 and all(len(t) == 1 for t in tokens):  # "가 가 가", "A A A"
