@@ -139,7 +139,7 @@ def _classify(no: int, text: str) -> _Line:
         kind = "stamp"
     elif author or sig.is_email_only(text):
         kind = "byline"
-    elif sig.is_copyright(text) and not prose:
+    elif sig.is_copyright(text):
         kind = "copyright"
     elif prose and not _headline_like(text):
         kind = "prose"
@@ -382,9 +382,11 @@ def _find_title(
         score = 1.0 if len(text) >= 10 else 0.0
         if texts.count(line.text) >= 2:
             score += 3
-        following = [x for x in header[i + 1 : i + 4] if x.text != line.text]
-        if any(x.kind in ("stamp", "byline") for x in following) or author:
-            score += 2
+        following = [x for x in header[i + 1 :] if x.text != line.text and not is_furniture(x.text)][:3]
+        if author or (following and following[0].kind in ("stamp", "byline")):
+            score += 2  # the byline or date stamp right under it
+        elif any(x.kind in ("stamp", "byline") for x in following):
+            score += 1
         if sig.ends_sentence(text) and text.endswith("."):
             score -= 3
         if best is None or score > best[0]:
@@ -471,6 +473,9 @@ def _in_body_furniture(lines: list[_Line], i: int, start: int, title: str, chrom
         return "table rule"
     if sig.is_embedded_post_header(text):
         return "embedded post header"
+    near_embed = any(0 <= j < len(lines) and sig.is_embedded_post_header(lines[j].text) for j in range(i - 2, i + 3))
+    if near_embed and sig.hangul_ratio(text) < _DECK_MIN_HANGUL:
+        return "embedded post (its frame)"
     if sig.is_copyright(text):
         return "copyright line"
     if len(text) <= 12 and sig.is_ui_label(text):

@@ -34,7 +34,7 @@ _NAME = r"[가-힣]{2,4}"
 _ROLE = r"(?:기자|특파원|통신원|객원기자|선임기자|수습기자|전문기자|인턴기자)"
 _EMAIL = r"(?P<email>[\w.+-]+@(?P<domain>[\w-]+(?:\.[\w-]+)+))"
 _CREDIT_WORD = r"(?:글|사진|영상|그래픽|취재|정리|대담|진행)"
-_CREDIT_PREFIX = rf"(?:{_CREDIT_WORD}(?:\s*[·ㆍ,/]\s*{_CREDIT_WORD})*\s*[=:]\s*|by\s+)"
+_CREDIT_PREFIX = rf"(?:{_CREDIT_WORD}(?:\s*[·ㆍ,/]\s*{_CREDIT_WORD})*\s*[=:]\s*|(?:by|reporter|written\s+by)\s*:?\s+)"
 # A line that is only a byline: "홍길동 기자", "글·사진=홍길동 기자", "/홍길동 기자", "By 홍길동 기자",
 # "홍길동 기자(hong@x.com)", "홍길동 기자 hong@x.com".
 _MORE_NAMES = rf"(?:\s*[·ㆍ,]\s*{_NAME})*"
@@ -50,7 +50,7 @@ _BYLINE_TAIL = re.compile(rf"(?:^|\s|/)\s*/?\s*(?P<name>{_NAME})\s*{_ROLE}\s*[(<
 _OUTLET_WORDS = r"(?:뉴스|일보|신문|통신|방송|타임즈|타임스|저널|경제|미디어|투데이|데일리|헤럴드|리뷰|포스트)"
 _SITE_NAME = re.compile(rf"^[\w·&]{{1,12}}(?:\s?[\w·&]{{1,12}})?{_OUTLET_WORDS}$")
 # Leads that name the outlet (and often the reporter) before the first sentence.
-_LEAD_BRACKET_BYLINE = re.compile(rf"^\[(?P<outlet>[^\]=]{{2,25}}?)\s*[=/]\s*(?P<name>{_NAME})\s*{_ROLE}\]\s*")
+_LEAD_BRACKET_BYLINE = re.compile(rf"^[\[【](?P<outlet>[^\]】=]{{2,25}}?)\s*(?:[=/]|\s)\s*(?P<name>{_NAME}){_MORE_NAMES}\s*{_ROLE}[\]】]\s*")
 _LEAD_PAREN_DATELINE = re.compile(
     rf"^[(【\[]\s*(?P<city>[^)】\]=]{{1,12}}?)\s*=\s*(?P<outlet>[^)】\]]{{2,25}}?)\s*[)】\]]\s*(?:(?P<name>{_NAME})\s*{_ROLE}\s*=\s*)?"
 )

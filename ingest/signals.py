@@ -67,7 +67,8 @@ _LIST_MARK = re.compile(r"^(?:[-–•◦▪‣∙·*▲△■□◆◇●○◎
 _MARKDOWN_ROW = re.compile(r"^\|.*\|$")
 _BULLET = re.compile(r"^[•◦▪‣∙]\s+")
 _RANKED_ITEM = re.compile(r"^\d{1,2}[.)]?\s+\S")
-_EMBED_POST = re.compile(r"@\w{2,}\s*[·•]\s*(?:\d{4}|\d{1,2}[월.]|\d+\s*(?:시간|분|일)\s*전)")
+# "이름 @handle · 2024년 7월 21일", "A post shared by 이름 (@handle) on Oct 20, 2024": a handle and a date.
+_EMBED_POST = re.compile(r"@\w{2,}\)?\s*(?:[·•]|\bon\b)\s*.{0,12}?(?:(?:19|20)\d{2}|\d{1,2}[월.]|\d+\s*(?:시간|분|일)\s*전)")
 _UI_COUNTER = re.compile(r"^[^\d]{0,12}\d+(?:\s*/\s*\d+)?(?:\s+[^\d\s]{1,8}\s*\d+)*$")
 
 
