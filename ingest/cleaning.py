@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ingest import metadata as meta
@@ -232,11 +232,11 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
     copyright_outlet = next((o for x in lines if x.kind == "copyright" for o in [meta.outlet_from_copyright(x.text)] if o), None)
     site_names = {n for n in (copyright_outlet, hints.source, lead_outlet) if n}
 
-    kept: list[str] = []
+    kept: list[tuple[int, str]] = []  # (line number, text)
     for i, line in enumerate(lines):
         if i < start:
             if title_at is not None and i < title_at and line.kind == "prose" and meta.split_lead(line.text):
-                kept.append(line.text)  # a wire lead printed above its headline
+                kept.append((line.no, line.text))  # a wire lead printed above its headline
             elif title_at is not None and i < title_at:
                 drop(line, _meta_reason(line) or _furniture_reason(line.text) or "above the headline (site name, menu, date bar)")
             elif i == title_at:
@@ -244,20 +244,20 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
             elif line.text == title:
                 drop(line, "headline repeated")
             elif line.kind in ("other", "prose") and _is_deck(line.text, chrome, site_names):
-                kept.append(line.text)
+                kept.append((line.no, line.text))
             else:
                 drop(line, _meta_reason(line) or _furniture_reason(line.text) or "between headline and body, not a sub-headline")
         elif i > end:
             drop(line, _meta_reason(line) or "after the end of the article (" + (_furniture_reason(line.text) or "past its last paragraph or sign-off") + ")")
         else:
-            kept.extend(_body_line(lines, i, start, end, title, chrome, drop, tail_kept if i == end else None))
+            kept.extend((line.no, t) for t in _body_line(lines, i, start, title, chrome, drop, tail_kept if i == end else None))
     published, author = _date_and_author(lines, start, hints, lead_author)
     if author is None and signoff is not None:
         author = signoff[0]
     source = copyright_outlet or lead_outlet or hints.source
 
     paras: list[_Para] = []
-    for line in kept:
+    for no, line in kept:
         lead = meta.split_lead(line) if not any(p.kind == "body" for p in paras[1:]) else None
         if lead is not None and (lead.outlet or lead.author):
             source = source or lead.outlet
@@ -266,7 +266,7 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
             if not line:
                 continue
         if _CREDIT_ONLY.match(line):
-            dropped.append(DroppedLine(0, line, "photo credit without a caption"))
+            dropped.append(DroppedLine(no, line, "photo credit without a caption"))
             continue
         if _CAPTION.match(line) and not line.startswith(CAPTION_MARK):
             paras.append(_Para("caption", CAPTION_MARK + line))
@@ -433,7 +433,8 @@ def _not_headline(text: str, chrome: frozenset[str]) -> bool:
 
 
 def _body_line(
-    lines: list[_Line], i: int, start: int, end: int, title: str, chrome: frozenset[str], drop, tail: str | None
+    lines: list[_Line], i: int, start: int, title: str, chrome: frozenset[str],
+    drop: Callable[[_Line, str], None], tail: str | None,
 ) -> list[str]:
     """The text a line of the body span contributes (nothing when it is furniture)."""
     line = lines[i]
