@@ -1,6 +1,7 @@
 """Turn a raw web page dump of a news article into clean article text plus metadata.
 
-How the page is read (no rule names an outlet; see ``ingest.signals`` for the line signals):
+How the page is read (no rule names an outlet). ``ingest.signals`` says what one line looks
+like, ``ingest.layout`` finds the body, ``ingest.headline`` the headline; this module puts it together:
 1. Every line gets a weight: running prose (long, mostly Hangul, ends sentences) counts for the
    article, everything else against it. The article body is the densest run of prose: the span
    with the highest total weight.
@@ -29,34 +30,15 @@ from dataclasses import dataclass, field
 
 from ingest import metadata as meta
 from ingest import signals as sig
+from ingest.headline import find_title, headline_in_body, is_deck
+from ingest.layout import PageLine, classify, continues_body, densest_span, extend_over_boxes, photo_split_start
 
 CAPTION_MARK = "[사진] "
 
-# A photo credit: "광주시 제공", "<광주시 제공>", "무등일보DB", "이미지=인공지능산업융합사업단 제공".
-_CREDIT = r"<?\s*(?:(?:사진|이미지|그래픽|자료)\s*[=:/]\s*)?[^\s<>.]{1,25}(?:\s[^\s<>.]{1,25}){0,2}?\s*(?:제공|DB)\s*>?"
-_CAPTION = re.compile(rf"^(?P<desc>.*[.\]…])\s*(?P<credit>{_CREDIT})$")
-_CREDIT_ONLY = re.compile(rf"^{_CREDIT}$")
-_BARE_DATE = re.compile(r"(?:19|20)\d{2}\s*(?:[.\-/]|년)\s*\d{1,2}\s*(?:[.\-/]|월)\s*\d{1,2}")
-
-_TERMINAL = re.compile(r"[.?!。…\"'”’」』)\]]$|다$")
-_HAS_SENTENCE_END = re.compile(r"[다요까]\.|[.?!]\s")
 _PARTICLE_START = re.compile(r"^(?:의|을|를|은|는|이|가|에|와|과|로|도|만)(?:\s|$)")
 _CUT_SYLLABLE = re.compile(r"\s[가-힣]$")
-_MIN_PROSE = 40  # characters: shorter unterminated lines are headings or decks, never sentence halves
-
-# Weights of the body search: prose pulls the span in, metadata lines push it away hard (the
-# body never straddles the byline bar), other short lines (lists, captions, furniture) a little.
-_PROSE_BASE = 1.0
-_PROSE_PER_100_CHARS = 1.0
-_META_WEIGHT = -3.0
-_OTHER_WEIGHT = -0.6
-_FURNITURE_WEIGHT = -1.0
-_ARTICLE_PART_WEIGHT = -0.2  # list items, table rows, captions: usually the article's own
-_MAX_BOX_LINES = 15  # a gap in the body longer than this ends it
 _SIGNOFF_AFTER = 0.5  # a sign-off only closes the article once half its prose has been read
-_HEADLINE_MAX_CHARS = 120
-_TIMED_DATE_LINE_MAX = 40  # a bare "date + time" line this short is a stamp ("2024.09.09 14:20", "익명 2024.09.09 16:12")
-_DECK_MIN_HANGUL = 0.5
+_EMBED_FRAME_MAX_HANGUL = 0.5  # "View this post on Instagram" next to an embedded post: its frame
 
 
 @dataclass(frozen=True)
@@ -92,15 +74,6 @@ class _Para:
     text: str
 
 
-@dataclass
-class _Line:
-    no: int
-    text: str
-    kind: str  # "prose" | "stamp" | "byline" | "copyright" | "other"
-    stamps: list[meta.Stamp]
-    author: str | None
-
-
 def normalize_text(raw: str) -> str:
     """NFC, unified newlines, no-break and zero-width spaces made plain."""
     text = unicodedata.normalize("NFC", raw)
@@ -123,83 +96,25 @@ def repeated_lines(pages: Iterable[str], min_pages: int = 2) -> frozenset[str]:
     return frozenset(line for line, n in counts.items() if n >= min_pages and not sig.is_prose(line))
 
 
-def is_furniture(line: str) -> bool:
-    """A line that is page furniture wherever it stands (UI label, menu, copyright, link arrow)."""
-    return sig.is_ui_label(line) or sig.is_menu(line) or sig.is_copyright(line) or sig.is_link_marked(line)
-
-
-def _classify(no: int, text: str) -> _Line:
-    prose = sig.is_prose(text)
-    stamps = meta.find_stamps(text) if not prose else []
-    author = meta.parse_byline(text) if not prose else None
-    if not prose and not stamps and (author or len(text) <= _TIMED_DATE_LINE_MAX) and not sig.is_embedded_post_header(text):
-        timed = meta.find_timed_date(text)
-        stamps = [timed] if timed else []
-    if stamps:
-        kind = "stamp"
-    elif author or sig.is_email_only(text):
-        kind = "byline"
-    elif sig.is_copyright(text):
-        kind = "copyright"
-    elif prose and not _headline_like(text):
-        kind = "prose"
-    else:
-        kind = "other"
-    return _Line(no, text, kind, stamps, author)
-
-
-def _headline_like(text: str) -> bool:
-    """A short line that ends like a headline ("…기대효과는?") rather than a paragraph ("…했다.")."""
-    return len(text) <= 80 and not text.rstrip("\"'”’」』)]").endswith(".") and not _HAS_SENTENCE_END.search(text)
-
-
-def _weight(line: _Line) -> float:
-    if line.kind == "prose":
-        return _PROSE_BASE + _PROSE_PER_100_CHARS * min(len(line.text), 200) / 100
-    if line.kind in ("stamp", "byline", "copyright"):
-        return _META_WEIGHT
-    text = line.text
-    if is_furniture(text) or sig.is_box_header(text):
-        return _FURNITURE_WEIGHT
-    if sig.is_list_item(text) or sig.is_table_row(text) or sig.is_table_rule(text) or _CAPTION.match(text):
-        return _ARTICLE_PART_WEIGHT
-    return _OTHER_WEIGHT
-
-
-def _densest_span(lines: list[_Line]) -> tuple[int, int] | None:
-    """Indices [start, end] of the run of lines with the highest total weight (Kadane)."""
-    best: tuple[float, int, int] | None = None
-    total, start = 0.0, 0
-    for i, line in enumerate(lines):
-        w = _weight(line)
-        if total <= 0:
-            total, start = w, i
-        else:
-            total += w
-        if line.kind == "prose" and (best is None or total > best[0]):
-            best = (total, start, i)
-    return (best[1], best[2]) if best else None
-
-
 def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHints | None = None) -> CleanedArticle:
     """Clean one raw article; see the module docstring for what is kept and dropped."""
     hints = hints or PageHints()
     numbered = [(i + 1, sig.strip_bullet(x.strip())) for i, x in enumerate(normalize_text(raw).split("\n"))]
-    lines = [_classify(no, text) for no, text in numbered if text]
+    lines = [classify(no, text) for no, text in numbered if text]
     dropped: list[DroppedLine] = []
 
-    def drop(line: _Line, reason: str) -> None:
+    def drop(line: PageLine, reason: str) -> None:
         dropped.append(DroppedLine(line.no, line.text, reason))
 
-    span = _densest_span(lines)
+    span = densest_span(lines)
     if span is None:
         for line in lines:
             drop(line, "no article prose on the page")
         published, author = _date_and_author(lines, 0, hints)
         return CleanedArticle(hints.title or "", "", published, author, hints.source, tuple(dropped))
     start, end = span
-    start = _photo_split_start(lines, start)
-    end = _extend_over_boxes(lines, end)
+    start = photo_split_start(lines, start)
+    end = extend_over_boxes(lines, end)
 
     # The sign-off closes the article; a trailing list, table or caption right after the last
     # paragraph still belongs to it.
@@ -221,12 +136,12 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
             end = i - 1
             break
     if tail_kept is None:
-        while end + 1 < len(lines) and _continues_body(lines[end + 1]):
+        while end + 1 < len(lines) and continues_body(lines[end + 1]):
             end += 1
 
-    title, title_at, lead_author, lead_outlet = _find_title(lines, start, chrome, hints)
+    title, title_at, lead_author, lead_outlet = find_title(lines, start, chrome, hints.title)
     if not title:
-        inside = _headline_in_body(lines, start, end, chrome)
+        inside = headline_in_body(lines, start, end, chrome)
         if inside is not None:
             title = lines[inside].text
     copyright_outlet = next((o for x in lines if x.kind == "copyright" for o in [meta.outlet_from_copyright(x.text)] if o), None)
@@ -243,7 +158,7 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
                 drop(line, "headline (kept as the title)")
             elif line.text == title:
                 drop(line, "headline repeated")
-            elif line.kind in ("other", "prose") and _is_deck(line.text, chrome, site_names):
+            elif line.kind in ("other", "prose") and is_deck(line.text, chrome, site_names):
                 kept.append((line.no, line.text))
             else:
                 drop(line, _meta_reason(line) or _furniture_reason(line.text) or "between headline and body, not a sub-headline")
@@ -265,10 +180,10 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
             line = lead.rest
             if not line:
                 continue
-        if _CREDIT_ONLY.match(line):
+        if sig.is_credit_only(line):
             dropped.append(DroppedLine(no, line, "photo credit without a caption"))
             continue
-        if _CAPTION.match(line) and not line.startswith(CAPTION_MARK):
+        if sig.is_caption(line) and not line.startswith(CAPTION_MARK):
             paras.append(_Para("caption", CAPTION_MARK + line))
             continue
         for part in line.split("||"):  # decks listing sub-headlines as "a||b||c"
@@ -283,32 +198,7 @@ def clean_article(raw: str, chrome: frozenset[str] = frozenset(), hints: PageHin
     return CleanedArticle(title=title, text=text, published=published, author=author, source=source, dropped=tuple(dropped))
 
 
-def _extend_over_boxes(lines: list[_Line], end: int) -> int:
-    """Carry the body's end past a box or list that sits between paragraphs ("관련기사", an ad, a
-    long list) when more paragraphs follow before any byline, stamp, copyright line or UI label."""
-    j = end + 1
-    while j < len(lines) and j - end <= _MAX_BOX_LINES:
-        line = lines[j]
-        if line.kind == "prose":
-            end = j
-        elif line.kind != "other" or (sig.is_ui_label(line.text) and not sig.is_box_header(line.text)):
-            break
-        j += 1
-    return end
-
-
-def _photo_split_start(lines: list[_Line], start: int) -> int:
-    """Move the body's start back over a first sentence that a photo cut in two (its first half
-    ends without a sentence end; the caption sits between the halves)."""
-    j = start - 1
-    while j >= 0 and lines[j].kind == "other" and _CAPTION.match(lines[j].text):
-        j -= 1
-    if j < start - 1 and j >= 0 and lines[j].kind == "other" and _is_prose(lines[j].text) and not _TERMINAL.search(lines[j].text):
-        return j
-    return start
-
-
-def _meta_reason(line: _Line) -> str | None:
+def _meta_reason(line: PageLine) -> str | None:
     return {
         "stamp": "date stamp (metadata)",
         "byline": "byline (metadata)",
@@ -327,114 +217,19 @@ def _furniture_reason(text: str) -> str | None:
         return "link to another article"
     if sig.is_hashtags(text):
         return "hashtags"
-    if _BARE_DATE.search(text):
+    if sig.has_bare_date(text):
         return "undated-label date (today bar, print edition or embedded post)"
     return None
 
 
 def _article_part(text: str) -> bool:
     """A subhead, bulleted item, table row or caption: the article's own, even between boxes."""
-    return (sig.is_list_item(text) and not sig.is_ranked_item(text)) or sig.is_table_row(text) or bool(_CAPTION.match(text))
-
-
-def _continues_body(line: _Line) -> bool:
-    text = line.text
-    if line.kind != "other" or is_furniture(text) or sig.is_box_header(text):
-        return False
-    return sig.is_list_item(text) or sig.is_table_row(text) or bool(_CAPTION.match(text))
-
-
-def _is_deck(text: str, chrome: frozenset[str], site_names: set[str]) -> bool:
-    """A sub-headline between the headline and the body (kept), as opposed to a UI line (dropped)."""
-    return not (
-        text in chrome
-        or text in site_names
-        or is_furniture(text)
-        or sig.is_hashtags(text)
-        or sig.is_embedded_post_header(text)
-        or meta.is_outlet_name(text)
-        or _BARE_DATE.search(text)
-        or sig.hangul_ratio(text) < _DECK_MIN_HANGUL
-        or len(text) < 8
-    )
-
-
-def _find_title(
-    lines: list[_Line], body_start: int, chrome: frozenset[str], hints: PageHints
-) -> tuple[str, int | None, str | None, str | None]:
-    """(headline, its line index, author and outlet from a "[OO뉴스=홍길동 기자] headline" line)."""
-    header = lines[:body_start]
-    if hints.title:
-        at = next((i for i, x in enumerate(header) if x.text == hints.title), None)
-        return hints.title, at, None, None
-    best: tuple[float, int, str, str | None, str | None] | None = None
-    texts = [x.text for x in header]
-    texts += [_browser_title_head(t, texts) for t in texts if _browser_title_head(t, texts)]
-    for i, line in enumerate(header):
-        text, author, outlet = line.text, None, None
-        lead = meta.split_lead(text)
-        if lead is not None and lead.author and lead.rest:
-            text, author, outlet = lead.rest, lead.author, lead.outlet
-        elif line.kind not in ("other", "prose"):
-            continue
-        if not _headline_candidate(text, chrome) or _browser_title_head(text, texts):
-            continue
-        score = 1.0 if len(text) >= 10 else 0.0
-        if texts.count(line.text) >= 2:
-            score += 3
-        following = [x for x in header[i + 1 :] if x.text != line.text and not is_furniture(x.text)][:3]
-        if author or (following and following[0].kind in ("stamp", "byline")):
-            score += 2  # the byline or date stamp right under it
-        elif any(x.kind in ("stamp", "byline") for x in following):
-            score += 1
-        if sig.ends_sentence(text) and text.endswith("."):
-            score -= 3
-        if best is None or score > best[0]:
-            best = (score, i, text, author, outlet)
-    if best is None:  # a short headline ("서울 날씨"): the first line that is not furniture
-        at = next((i for i, x in enumerate(header) if x.kind == "other" and not _not_headline(x.text, chrome)), None)
-        return (header[at].text, at, None, None) if at is not None else ("", None, None, None)
-    return best[2], best[1], best[3], best[4]
-
-
-def _browser_title_head(text: str, texts: list[str]) -> str | None:
-    """"헤드라인 | 사이트명" (a browser's title bar) whose head is printed on its own too: the head."""
-    for sep in (" | ", " - ", " :: ", " < "):
-        head = text.rsplit(sep, 1)[0]
-        if head != text and head in texts:
-            return head
-    return None
-
-
-def _headline_in_body(lines: list[_Line], start: int, end: int, chrome: frozenset[str]) -> int | None:
-    """A wire layout that opens with the lead: the headline is then the short line in the first
-    lines of the body that the date stamp or byline directly follows."""
-    for i in range(start, min(end, start + 3)):
-        line, nxt = lines[i], lines[i + 1]
-        if line.kind == "other" and nxt.kind in ("stamp", "byline") and _headline_candidate(line.text, chrome):
-            return i
-    return None
-
-
-def _headline_candidate(text: str, chrome: frozenset[str]) -> bool:
-    return not (len(text) < 8 or sig.is_list_item(text) or _not_headline(text, chrome))
-
-
-def _not_headline(text: str, chrome: frozenset[str]) -> bool:
-    return bool(
-        text in chrome
-        or len(text) > _HEADLINE_MAX_CHARS
-        or is_furniture(text)
-        or sig.is_hashtags(text)
-        or meta.is_outlet_name(text)
-        or _BARE_DATE.search(text)
-        or sig.hangul_ratio(text) < 0.3
-    )
+    return (sig.is_list_item(text) and not sig.is_ranked_item(text)) or sig.is_table_row(text) or sig.is_caption(text)
 
 
 def _body_line(
-    lines: list[_Line], i: int, start: int, title: str, chrome: frozenset[str],
-    drop: Callable[[_Line, str], None], tail: str | None,
+    lines: list[PageLine], i: int, start: int, title: str, chrome: frozenset[str],
+    drop: Callable[[PageLine, str], None], tail: str | None,
 ) -> list[str]:
     """The text a line of the body span contributes (nothing when it is furniture)."""
     line = lines[i]
@@ -450,7 +245,7 @@ def _body_line(
     return [text]
 
 
-def _in_body_furniture(lines: list[_Line], i: int, start: int, title: str, chrome: frozenset[str]) -> str | None:
+def _in_body_furniture(lines: list[PageLine], i: int, start: int, title: str, chrome: frozenset[str]) -> str | None:
     text = lines[i].text
     if text == title:
         return "headline repeated"
@@ -475,7 +270,7 @@ def _in_body_furniture(lines: list[_Line], i: int, start: int, title: str, chrom
     if sig.is_embedded_post_header(text):
         return "embedded post header"
     near_embed = any(0 <= j < len(lines) and sig.is_embedded_post_header(lines[j].text) for j in range(i - 2, i + 3))
-    if near_embed and sig.hangul_ratio(text) < _DECK_MIN_HANGUL:
+    if near_embed and sig.hangul_ratio(text) < _EMBED_FRAME_MAX_HANGUL:
         return "embedded post (its frame)"
     if sig.is_copyright(text):
         return "copyright line"
@@ -486,7 +281,7 @@ def _in_body_furniture(lines: list[_Line], i: int, start: int, title: str, chrom
     return None
 
 
-def _next_to_table_row(lines: list[_Line], i: int) -> bool:
+def _next_to_table_row(lines: list[PageLine], i: int) -> bool:
     pipes = lines[i].text.count("|")
     return any(
         0 <= j < len(lines) and lines[j].text.count("|") == pipes and sig.is_table_row(lines[j].text) for j in (i - 1, i + 1)
@@ -494,7 +289,7 @@ def _next_to_table_row(lines: list[_Line], i: int) -> bool:
 
 
 def _date_and_author(
-    lines: list[_Line], body_start: int, hints: PageHints, lead_author: str | None = None
+    lines: list[PageLine], body_start: int, hints: PageHints, lead_author: str | None = None
 ) -> tuple[str | None, str | None]:
     stamps = [s for x in lines if x.kind in ("stamp", "byline") for s in x.stamps]
     first = next((s.published for s in stamps if s.first and s.labelled), None)
@@ -507,7 +302,7 @@ def _date_and_author(
     return published, author
 
 
-def _fallback_outlet(lines: list[_Line], body_start: int, signoff: tuple[str, str | None] | None) -> str | None:
+def _fallback_outlet(lines: list[PageLine], body_start: int, signoff: tuple[str, str | None] | None) -> str | None:
     """When no copyright line, dateline or site name names the outlet: a site name printed above
     the headline ("한빛일보", "호남IT저널"), then the reporter's e-mail domain."""
     for line in lines[:body_start]:
@@ -523,10 +318,6 @@ def _fallback_outlet(lines: list[_Line], body_start: int, signoff: tuple[str, st
     return None
 
 
-def _is_prose(text: str) -> bool:
-    return len(text) >= _MIN_PROSE
-
-
 def _rejoin_split_sentences(paras: list[_Para]) -> list[_Para]:
     """Join a sentence that the page layout cut in two around a photo (or mid-word)."""
     out: list[_Para] = []
@@ -538,12 +329,12 @@ def _rejoin_split_sentences(paras: list[_Para]) -> list[_Para]:
             out.append(cur)
             continue
         held: list[_Para] = []
-        while i < len(paras) and _is_prose(cur.text) and not _TERMINAL.search(cur.text):
-            cut_word = bool(_CUT_SYLLABLE.search(cur.text)) and bool(_HAS_SENTENCE_END.search(cur.text))
+        while i < len(paras) and sig.is_sentence_half_length(cur.text) and not sig.ends_clause(cur.text):
+            cut_word = bool(_CUT_SYLLABLE.search(cur.text)) and bool(sig.has_sentence_end(cur.text))
             j = i
             skipped: list[_Para] = []
             while j < len(paras) and (
-                paras[j].kind == "caption" or (_is_prose(paras[j].text) and not _HAS_SENTENCE_END.search(paras[j].text))
+                paras[j].kind == "caption" or (sig.is_sentence_half_length(paras[j].text) and not sig.has_sentence_end(paras[j].text))
             ):
                 skipped.append(paras[j])
                 j += 1

@@ -174,3 +174,46 @@ def is_embedded_post_header(line: str) -> bool:
 def strip_bullet(line: str) -> str:
     """Drop a typographic bullet ("• ") that a page dump put before a menu item or a paragraph."""
     return _BULLET.sub("", line)
+
+
+# A photo credit: "광주시 제공", "<광주시 제공>", "무등일보DB", "이미지=인공지능산업융합사업단 제공".
+_CREDIT = r"<?\s*(?:(?:사진|이미지|그래픽|자료)\s*[=:/]\s*)?[^\s<>.]{1,25}(?:\s[^\s<>.]{1,25}){0,2}?\s*(?:제공|DB)\s*>?"
+_CAPTION = re.compile(rf"^(?P<desc>.*[.\]…])\s*(?P<credit>{_CREDIT})$")
+_CREDIT_ONLY = re.compile(rf"^{_CREDIT}$")
+_BARE_DATE = re.compile(r"(?:19|20)\d{2}\s*(?:[.\-/]|년)\s*\d{1,2}\s*(?:[.\-/]|월)\s*\d{1,2}")
+_CLAUSE_END = re.compile(r"[.?!。…\"'”’」』)\]]$|다$")
+_ANY_SENTENCE_END = re.compile(r"[다요까]\.|[.?!]\s")
+SENTENCE_HALF_MIN_CHARS = 40  # shorter unterminated lines are headings or decks, never sentence halves
+
+
+def is_caption(line: str) -> bool:
+    """A photo caption: a description, then a credit ("시청 전경. 광주시 제공")."""
+    return bool(_CAPTION.match(line))
+
+
+def is_credit_only(line: str) -> bool:
+    """A bare photo credit with no description ("이미지=OO 제공")."""
+    return bool(_CREDIT_ONLY.match(line))
+
+
+def has_bare_date(line: str) -> bool:
+    return bool(_BARE_DATE.search(line))
+
+
+def ends_clause(line: str) -> bool:
+    """The line ends a sentence or clause (a period, a closing quote, a final "다")."""
+    return bool(_CLAUSE_END.search(line))
+
+
+def has_sentence_end(line: str) -> bool:
+    return bool(_ANY_SENTENCE_END.search(line))
+
+
+def is_sentence_half_length(line: str) -> bool:
+    """Long enough to be half of a sentence cut by the layout (not a heading)."""
+    return len(line) >= SENTENCE_HALF_MIN_CHARS
+
+
+def is_furniture(line: str) -> bool:
+    """A line that is page furniture wherever it stands (UI label, menu, copyright, link arrow)."""
+    return is_ui_label(line) or is_menu(line) or is_copyright(line) or is_link_marked(line)
