@@ -11,3 +11,7 @@ class CorpusNotFound(AihubQaError):
 
 class InvalidMetadata(AihubQaError):
     """A sidecar `<name>.meta.json` is unreadable or has a bad field."""
+
+
+class UnreadableArticle(AihubQaError):
+    """One article file cannot be used (not UTF-8, binary, empty, no prose): skipped with a warning."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,6 +14,10 @@ from rich.text import Text
 from index.errors import EmptyQuery
 from ingest.errors import AihubQaError
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from index.embedders import BaseEmbedder
+    from index.store import BuildReport
 
 app = typer.Typer(
     help="Extractive question answering over Korean news about Gwangju's AI-hub initiative.",
@@ -47,13 +51,15 @@ def load_settings(**overrides: object) -> Settings:
         fail(f"bad setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", 2)
 
 
-def build_with_progress(settings: Settings, embedder: object) -> object:
-    """Build the configured index with a progress bar per stage (embedding, tokenizing, dense index)."""
+def build_with_progress(settings: Settings, embedder: BaseEmbedder) -> BuildReport:
+    """Build the configured index with a progress bar per stage (embedding, tokenizing, dense index),
+    and one warning line per corpus file that is skipped."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from ingest.reader import skip_warnings_to
     from service import runtime
 
-    with Progress(
+    with skip_warnings_to(lambda message: err.print(f"warning: {message}", markup=False)), Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=err, transient=True, disable=not err.is_terminal,
     ) as bar:
@@ -64,17 +70,18 @@ def build_with_progress(settings: Settings, embedder: object) -> object:
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
 
-        return runtime.build(settings, embedder, progress=progress)  # type: ignore[arg-type]
+        return runtime.build(settings, embedder, progress=progress)
 
 
 @app.command()
 def build(
-    corpus: Annotated[Path | None, typer.Option("--corpus", help="Directory of raw articles (*.txt).")] = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="Directory of raw articles (*.txt, *.html, *.htm).")] = None,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
 ) -> None:
     """Clean, chunk and embed the corpus into an index directory (unchanged chunks are reused).
 
+    A file that is not an article (not UTF-8, binary, empty, no prose) is skipped with a warning.
     The new index replaces the old one in one step once it is complete; a build that is
     interrupted resumes its embedding work on the next run."""
     from service import runtime
@@ -188,6 +195,50 @@ def serve(
         server.serve(create_app(settings, searcher), sock)
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after a graceful shutdown
         pass
+
+
+@app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(help="An article file (.txt page dump or saved .html/.htm page).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of readable text.")] = False,
+) -> None:
+    """Show how one article is parsed: its metadata, the cleaned text, and every dropped line with the reason.
+
+    Lines repeated on the other pages of the file's folder count as site chrome, as in `build`."""
+    import json
+
+    from ingest.reader import corpus_chrome, parse_document, sidecar_path
+
+    if not file.is_file():
+        fail(f"no such file: {file}", 2)
+    try:
+        parsed = parse_document(file, corpus_chrome(file.parent), allow_empty=True)
+    except AihubQaError as exc:
+        fail(str(exc), 2)
+    doc, dropped = parsed.document, parsed.cleaned.dropped
+    sidecar = sidecar_path(file)
+    if as_json:
+        data = {
+            "file": str(file),
+            "kind": parsed.kind,
+            "sidecar": str(sidecar) if sidecar.is_file() else None,
+            "document": {k: getattr(doc, k) for k in ("id", "title", "source", "published", "author", "url", "text")},
+            "dropped": [{"line": d.line or None, "text": d.text, "reason": d.reason} for d in dropped],
+        }
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    rows = [("file", f"{file} ({parsed.kind})"), ("title", doc.title), ("published", doc.published or "-"),
+            ("author", doc.author or "-"), ("source", doc.source or "-")]
+    if sidecar.is_file():
+        rows.append(("sidecar", f"{sidecar} (its fields win)"))
+    for key, value in rows:
+        out.print(Text.assemble((f"{key:<10}", "bold"), value))
+    paragraphs = [p for p in doc.text.split("\n\n") if p]
+    out.print(Text(f"\n── cleaned text: {len(doc.text)} characters, {len(paragraphs)} paragraphs", style="bold"))
+    out.print(Text(doc.text) if doc.text else Text("(no article text found: build skips this file)", style="red"))
+    out.print(Text(f"\n── dropped lines: {len(dropped)}", style="bold"))
+    for d in dropped:
+        out.print(Text.assemble((f"{d.line or '-':>4}  ", "dim"), d.text, (f"  ← {d.reason}", "yellow")))
 
 
 def _register_more_commands() -> None:

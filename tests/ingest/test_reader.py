@@ -46,7 +46,7 @@ def test_missing_or_empty_corpus(tmp_path: Path) -> None:
     with pytest.raises(CorpusNotFound, match="corpus directory not found"):
         read_corpus(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CorpusNotFound, match=r"no articles \(\*\.txt\) in corpus directory"):
+    with pytest.raises(CorpusNotFound, match=r"no articles \(\*\.txt, \*\.html, \*\.htm\) in corpus directory"):
         read_corpus(tmp_path / "empty")
 
 
