@@ -54,6 +54,7 @@ def page(browser: Any, real_server: str) -> Iterator[Any]:
     page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
             if message.type == "error" and "status of 422" not in message.text else None)
     page.goto(real_server)
+    page.locator("#composer[data-ready]").wait_for(state="attached")  # limits and modes loaded from the server
     yield page
     context.close()
     assert problems == []  # no script errors, no Content-Security-Policy violations
@@ -110,7 +111,8 @@ def test_markup_in_a_question_is_shown_as_text_and_never_runs(page: Any) -> None
 
 
 def test_a_refused_question_shows_the_servers_message(page: Any) -> None:
-    # The text box stops at 1000 characters; a client without that limit meets the server's 2000.
+    # The text box stops at the server's limit (from /api/config); a client without it meets the server's 422.
+    assert page.get_by_test_id("question-input").get_attribute("maxlength") == "2000"
     page.get_by_test_id("question-input").evaluate("el => el.removeAttribute('maxlength')")
     ask(page, "광" * 2001)
 
