@@ -9,7 +9,7 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Request
 
-from index.search import Searcher
+from index.search import MODES, Searcher
 from ingest.errors import AihubQaError
 from service import runtime
 from service.errors_http import NotReady, UnsupportedMediaType, shown
@@ -42,7 +42,7 @@ class ServiceState:
         """Open the index (unless one is given) and warm the model with one query. Blocking."""
         try:
             searcher = preloaded or runtime.open_searcher(self.settings)
-            searcher.search(WARM_UP_QUESTION, k=1, mode="hybrid")
+            searcher.search(WARM_UP_QUESTION, k=1, mode=MODES[0])
         except AihubQaError as exc:
             self.problem = f"the index could not be loaded: {exc}"
             log.error("%s", self.problem)
