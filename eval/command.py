@@ -108,6 +108,25 @@ CandidatesOpt = Annotated[
 ]
 
 
+# Installed by `pip install 'aihub-qa[eval]'` (pyproject.toml's eval extra), not by the service.
+EVAL_EXTRA: tuple[str, ...] = ("ranx", "pyarrow", "matplotlib")
+
+
+def missing_eval_packages() -> list[str]:
+    """The evaluation-only packages that are not installed (found without importing them)."""
+    import importlib.util
+
+    missing = []
+    for name in EVAL_EXTRA:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # ValueError: blocked with sys.modules[name] = None
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
 def register(app: typer.Typer) -> None:
     """Add the eval command to the CLI (once, however often it is called)."""
     if not any(c.name == "eval" for c in app.registered_commands):
@@ -149,6 +168,8 @@ def evaluate(
     from ingest.errors import AihubQaError
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if missing := missing_eval_packages():
+        _fail(err, f"evaluation needs {', '.join(missing)}; install them with: pip install 'aihub-qa[eval]'", 2)
     try:
         default = FusionConfig()
         base = FusionConfig(

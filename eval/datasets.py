@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.errors import AihubQaError
+
 FORMATS: tuple[str, ...] = ("jsonl", "squad", "autorag", "beir")
 
 
@@ -42,7 +44,7 @@ class EvalDataset:
     content_hash: str
 
 
-class DatasetError(Exception):
+class DatasetError(AihubQaError):
     """A dataset cannot be loaded; the message is one line naming the file and line/row."""
 
     def __init__(self, message: str) -> None:

@@ -24,7 +24,13 @@ from service import routes
 from service.deps import ServiceState
 from service.errors_http import install_error_handlers
 from service.metrics import Metrics
-from service.middleware import MAX_BODY_BYTES, ApiKeyMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from service.middleware import (
+    ApiKeyMiddleware,
+    BodyLimitMiddleware,
+    HeadMiddleware,
+    MetricsMiddleware,
+    SecurityHeadersMiddleware,
+)
 from service.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -32,10 +38,31 @@ PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+# Swagger UI sets inline styles; its scripts are all files served here (no CDN, no inline script).
+DOCS_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "Cache-Control": "no-cache",
+}
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>aihub-qa API</title>
+<link rel="stylesheet" href="/docs-assets/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs-assets/favicon.png">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{openapi_url}"></div>
+<script src="/docs-assets/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script>
+</body>
+</html>
+"""
 
 
 def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
@@ -56,14 +83,15 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.state.preloaded_searcher = searcher
     install_error_handlers(app)
 
-    app.include_router(routes.api)
+    api = routes.api_router(settings)
+    app.include_router(api)
     app.include_router(routes.ops)
     app.add_api_route("/", _page, methods=["GET", "HEAD"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _add_offline_docs(app)
 
-    # Last added runs first: metrics see every answer, CORS headers go on 401s too.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    # Last added runs first: metrics see every answer, security and CORS headers go on 401s too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
     api_key = settings.api_key.get_secret_value() if settings.api_key else ""
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)
@@ -75,7 +103,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "Authorization", "X-API-Key"],
         )
-    templates = [r for r in (*routes.api.routes, *routes.ops.routes, *app.router.routes) if getattr(r, "path", None)]
+    templates = [r for r in (*api.routes, *routes.ops.routes, *app.router.routes) if getattr(r, "path", None)]
+    app.add_middleware(HeadMiddleware, routes=templates)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=templates)
     return app
 
@@ -120,20 +150,16 @@ def _document_api_key(app: FastAPI) -> None:
 
 
 def _add_offline_docs(app: FastAPI) -> None:
-    """OpenAPI docs at /docs with Swagger UI from the swagger-ui-bundle package: works air-gapped."""
-    import swagger_ui_bundle
-    from fastapi.openapi.docs import get_swagger_ui_html
+    """OpenAPI docs at /docs with Swagger UI 5 (it reads OpenAPI 3.1) from the installed
+    fastapi-offline package: works air-gapped."""
+    import fastapi_offline
 
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+    page = DOCS_PAGE.replace("{openapi_url}", app.openapi_url or "/openapi.json")
 
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title="aihub-qa API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
-        )
+        return HTMLResponse(page, headers=DOCS_HEADERS)
 
     app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
 

@@ -11,9 +11,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from pydantic import ValidationError
+
 from index.errors import EmptyQuery
+from index.search import MODES
 from ingest.errors import AihubQaError
-from service.settings import Settings
+from service.settings import Settings, settings_error_line
 
 if TYPE_CHECKING:
     from index.embedders import BaseEmbedder
@@ -44,11 +47,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def load_settings(**overrides: object) -> Settings:
+    """The settings from the environment and the command's options; an invalid one ends the command (exit 2)."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except Exception as exc:  # pydantic ValidationError: report the first problem in one line
-        first = getattr(exc, "errors", lambda: [{"loc": ("?",), "msg": str(exc)}])()[0]
-        fail(f"bad setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", 2)
+    except ValidationError as exc:
+        fail(settings_error_line(exc), 2)
 
 
 def build_with_progress(settings: Settings, embedder: BaseEmbedder) -> BuildReport:
@@ -102,13 +105,15 @@ def build(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, e.g. \"광주 AI 데이터센터의 연산 능력은?\"")],
     index: IndexOpt = None,
-    k: Annotated[int | None, typer.Option("--k", min=1, max=50, help="Number of passages [default: $AIHUB_QA_DEFAULT_K or 5].")] = None,
-    mode: Annotated[str, typer.Option("--mode", help="hybrid, dense or bm25.")] = "hybrid",
+    k: Annotated[
+        int | None,
+        typer.Option("--k", min=1, help="Number of passages, up to $AIHUB_QA_MAX_K [default: $AIHUB_QA_DEFAULT_K or 5]."),
+    ] = None,
+    mode: Annotated[str, typer.Option("--mode", help=f"{', '.join(MODES)}.")] = MODES[0],
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of readable text.")] = False,
     embedder: EmbedderOpt = None,
 ) -> None:
     """Answer a question with ranked, cited passages from the index."""
-    from index.search import MODES
     from service import runtime
     from service.schemas import response_from_result
 
@@ -117,6 +122,10 @@ def ask(
     if mode not in MODES:
         fail(f"unknown mode '{mode}'; use {', '.join(MODES)}", 2)
     settings = load_settings(index_dir=index, embedder=embedder)
+    if k is not None and k > settings.max_k:
+        fail(f"--k must be at most {settings.max_k} (AIHUB_QA_MAX_K), got {k}", 2)
+    if len(question) > settings.max_question_chars:
+        fail(f"the question must be at most {settings.max_question_chars} characters (AIHUB_QA_MAX_QUESTION_CHARS), got {len(question)}", 2)
     try:
         searcher = runtime.open_searcher(settings)
         result = searcher.search(question, k=settings.default_k if k is None else k, mode=mode)

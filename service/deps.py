@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 
-from index.search import Searcher
+from index.search import MODES, Searcher
 from ingest.errors import AihubQaError
 from service import runtime
 from service.errors_http import NotReady, UnsupportedMediaType, shown
@@ -29,12 +30,19 @@ class ServiceState:
     metrics: Metrics
     searcher: Searcher | None = None
     problem: str | None = None  # why loading failed, for /readyz and 503s
+    _slots: anyio.CapacityLimiter | None = field(default=None, repr=False)
+
+    def search_slots(self) -> anyio.CapacityLimiter:
+        """The turns to search: `settings.search_workers` at once (made on first use, inside the event loop)."""
+        if self._slots is None:
+            self._slots = anyio.CapacityLimiter(self.settings.search_workers)
+        return self._slots
 
     def load(self, preloaded: Searcher | None = None) -> None:
         """Open the index (unless one is given) and warm the model with one query. Blocking."""
         try:
             searcher = preloaded or runtime.open_searcher(self.settings)
-            searcher.search(WARM_UP_QUESTION, k=1, mode="hybrid")
+            searcher.search(WARM_UP_QUESTION, k=1, mode=MODES[0])
         except AihubQaError as exc:
             self.problem = f"the index could not be loaded: {exc}"
             log.error("%s", self.problem)
@@ -48,7 +56,10 @@ class ServiceState:
         log.info("ready: %d documents, %d passages", len(searcher.index.documents), searcher.size)
 
 
-def get_state(request: Request) -> ServiceState:
+# Every dependency is async and does no blocking work: a sync one would wait for a worker thread.
+
+
+async def get_state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.service
     return state
 
@@ -56,21 +67,25 @@ def get_state(request: Request) -> ServiceState:
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
-def get_searcher(state: StateDep) -> Searcher:
+def searcher_of(state: ServiceState) -> Searcher:
     if state.searcher is None:
         raise NotReady(state.problem or LOADING_MESSAGE)
     return state.searcher
+
+
+async def get_searcher(state: StateDep) -> Searcher:
+    return searcher_of(state)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """415 unless the body is declared as JSON (`application/json` or `application/*+json`)."""
     declared = request.headers.get("content-type")
     media = (declared or "").split(";", 1)[0].strip().lower()

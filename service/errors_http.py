@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from index.errors import EmptyQuery, IndexMismatch, IndexNotFound, InvalidSetting
 from ingest.errors import AihubQaError
+from service.validation import question_problem
 
 log = logging.getLogger("aihub_qa.service")
 
@@ -120,6 +121,8 @@ def describe_error(error: Mapping[str, Any]) -> str:
     if kind == "string_too_long":
         got = f", got {len(value)}" if isinstance(value, str) else ""
         return f"{field}: must be at most {ctx.get('max_length')} characters{got}"
+    if kind == "string_pattern_mismatch" and isinstance(value, str):
+        return f"{field}: {question_problem(value) or 'does not match ' + str(ctx.get('pattern'))}"
     if kind == "string_type":
         return f"{field}: must be a string"
     if kind == "string_unicode":

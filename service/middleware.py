@@ -1,6 +1,7 @@
-"""Pure ASGI middleware: request metrics, the request-body size limit and the API key.
+"""Pure ASGI middleware: request metrics, security headers, HEAD on GET routes, the request-body
+size and time limits, and the API key.
 
-They answer before FastAPI parses anything, so a huge body or a missing key never reaches
+They answer before FastAPI parses anything, so a huge or slow body or a missing key never reaches
 JSON decoding or validation.
 """
 
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+import anyio
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,8 +19,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.errors_http import error_response
 from service.metrics import Metrics
 
-MAX_BODY_BYTES = 64 * 1024
 UNMATCHED_ROUTE = "unmatched"
+# On every response unless the route set its own (the chat page and /docs set their own policy).
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
 
 
 class MetricsMiddleware:
@@ -56,17 +66,65 @@ class MetricsMiddleware:
         return UNMATCHED_ROUTE
 
 
+class SecurityHeadersMiddleware:
+    """Adds SECURITY_HEADERS to every response, keeping any the route already set."""
+
+    def __init__(self, app: ASGIApp, headers: Mapping[str, str] = SECURITY_HEADERS) -> None:
+        self.app = app
+        self.headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {key.lower() for key, _ in message.get("headers", ())}
+                extra = [(key, value) for key, value in self.headers if key not in present]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class HeadMiddleware:
+    """HEAD on a GET route answers exactly like GET (status and headers), without the body."""
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        as_get = {**scope, "method": "GET"}
+        if not any(route.matches(as_get)[0] == Match.FULL for route in self.routes):
+            await self.app(scope, receive, send)  # no GET here either: the usual 404 or 405
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(as_get, receive, send_without_body)
+
+
 class BodyLimitMiddleware:
-    """Rejects bodies over `max_bytes` with 413 before anything parses them.
+    """Rejects bodies over `max_bytes` with 413, and bodies slower than `timeout` seconds with 408,
+    before anything parses them.
 
     A declared Content-Length over the limit is refused without reading; otherwise the body is
     read (whatever the header claims, or with no header at all) and counted as it arrives, then
     handed on in one piece.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,16 +140,24 @@ class BodyLimitMiddleware:
                 await too_large(scope, receive, send)
                 return
         body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            body += message.get("body", b"")
-            if len(body) > self.max_bytes:
-                await too_large(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
+        message: Message = {"type": "http.request", "more_body": True}  # what a timeout leaves
+        with anyio.move_on_after(self.timeout):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away
+                    return
+                body += message.get("body", b"")
+                if len(body) > self.max_bytes:
+                    await too_large(scope, receive, send)
+                    return
+                if not message.get("more_body", False):
+                    break
+        if message.get("more_body", False):
+            too_slow = error_response(
+                408, f"the request body did not arrive within {self.timeout:g} s", {"Connection": "close"}
+            )
+            await too_slow(scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:

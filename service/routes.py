@@ -1,94 +1,122 @@
-"""HTTP routes: the question-answering API under /api, and the operational endpoints."""
+"""HTTP routes: the question-answering API under /api, and the operational endpoints.
 
-from __future__ import annotations
+The operational routes and every dependency are `async` and do no blocking work: they answer on
+the event loop at once, whatever the searches in the worker threads are doing. Searches run in
+threads, at most `settings.search_workers` at a time; a search whose client has hung up while it
+waited for its turn is skipped.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the body type of `ask`, a class built
+# per app from the settings, from the live annotation.
 
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from service.deps import SearcherDep, SettingsDep, StateDep, get_searcher, require_json
+from service.deps import SearcherDep, SettingsDep, StateDep, require_json, searcher_of
 from service.errors_http import DocumentNotFound, ErrorBody, shown
 from service.schemas import (
     DEFAULT_PAGE,
     MAX_PAGE,
-    AskRequest,
     AskResponse,
     DocumentDetail,
     DocumentPage,
+    ServiceConfig,
+    ask_request_model,
     document_summary,
     response_from_result,
+    service_config,
 )
-from service.validation import check_ask
+from service.settings import Settings
+
+CLIENT_CLOSED_REQUEST = 499  # nginx's code for "the client hung up first": only ever seen in metrics
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody} for status in statuses}
 
 
-api = APIRouter(prefix="/api", tags=["api"], responses=_errors(503))
+def api_router(settings: Settings) -> APIRouter:
+    """The /api routes, with the request schema built from the configured limits."""
+    api = APIRouter(prefix="/api", tags=["api"], responses=_errors(503))
+    ask_request = ask_request_model(settings)
+
+    @api.post(
+        "/ask",
+        response_model=AskResponse,
+        dependencies=[Depends(require_json)],
+        responses=_errors(400, 408, 413, 415, 422),
+        summary="Answer a question with ranked, cited passages",
+    )
+    async def ask(body: ask_request, request: Request, searcher: SearcherDep, state: StateDep) -> Any:  # type: ignore[valid-type]
+        """The same JSON as `aihub-qa ask --json`. Each passage's citation points at `text[start:end]`
+        of the document that `GET /api/documents/{doc_id}` returns."""
+        request.state.mode = body.mode  # labels this request's latency in the metrics
+        k = state.settings.default_k if body.k is None else body.k
+        async with state.search_slots():
+            if await request.is_disconnected():  # hung up while waiting for a turn: nobody to answer
+                state.metrics.searches_skipped.inc()
+                return Response(status_code=CLIENT_CLOSED_REQUEST)
+            result = await anyio.to_thread.run_sync(lambda: searcher.search(body.question, k=k, mode=body.mode))
+        return response_from_result(result)
+
+    @api.get("/config", response_model=ServiceConfig, summary="This server's limits and search modes")
+    async def config(settings: SettingsDep) -> ServiceConfig:
+        """What the chat page offers: the longest question, the choices of k and the search modes."""
+        return service_config(settings)
+
+    @api.get(
+        "/documents", response_model=DocumentPage, responses=_errors(422),
+        summary="List the indexed articles, a page at a time",
+    )
+    async def list_documents(
+        searcher: SearcherDep,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="documents per page")] = DEFAULT_PAGE,
+        offset: Annotated[int, Query(ge=0, description="documents to skip (corpus order)")] = 0,
+    ) -> DocumentPage:
+        """Documents in corpus order, without their text; `total` counts them all."""
+        records = searcher.index.records
+        rows = records.documents_page(offset, limit) if offset < records.n_documents else []
+        page = [document_summary(doc, chunks) for doc, chunks in rows]
+        return DocumentPage(total=records.n_documents, limit=limit, offset=offset, documents=page)
+
+    @api.get(
+        "/documents/{doc_id}",
+        response_model=DocumentDetail,
+        responses=_errors(404),
+        summary="One article: metadata and the cleaned text that citations point into",
+    )
+    async def get_document(doc_id: str, searcher: SearcherDep) -> DocumentDetail:
+        doc = searcher.index.records.document(doc_id)
+        if doc is None:
+            raise DocumentNotFound(f"no document with id {shown(doc_id)}; GET /api/documents lists them")
+        summary = document_summary(doc, searcher.index.records.chunk_count(doc.id))
+        return DocumentDetail(**summary.model_dump(), text=doc.text)
+
+    return api
+
+
 ops = APIRouter(tags=["operations"])
 
 
-@api.post(
-    "/ask",
-    response_model=AskResponse,
-    dependencies=[Depends(require_json)],
-    responses=_errors(400, 413, 415, 422),
-    summary="Answer a question with ranked, cited passages",
-)
-def ask(body: AskRequest, request: Request, searcher: SearcherDep, settings: SettingsDep) -> AskResponse:
-    """The same JSON as `aihub-qa ask --json`. Each passage's citation points at `text[start:end]`
-    of the document that `GET /api/documents/{doc_id}` returns."""
-    check_ask(body, settings)
-    request.state.mode = body.mode  # labels this request's latency in the metrics
-    k = settings.default_k if body.k is None else body.k
-    return response_from_result(searcher.search(body.question, k=k, mode=body.mode))
-
-
-@api.get("/documents", response_model=DocumentPage, responses=_errors(422), summary="List the indexed articles, a page at a time")
-def list_documents(
-    searcher: SearcherDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="documents per page")] = DEFAULT_PAGE,
-    offset: Annotated[int, Query(ge=0, description="documents to skip (corpus order)")] = 0,
-) -> DocumentPage:
-    """Documents in corpus order, without their text; `total` counts them all."""
-    records = searcher.index.records
-    rows = records.documents_page(offset, limit) if offset < records.n_documents else []
-    page = [document_summary(doc, chunks) for doc, chunks in rows]
-    return DocumentPage(total=records.n_documents, limit=limit, offset=offset, documents=page)
-
-
-@api.get(
-    "/documents/{doc_id}",
-    response_model=DocumentDetail,
-    responses=_errors(404),
-    summary="One article: metadata and the cleaned text that citations point into",
-)
-def get_document(doc_id: str, searcher: SearcherDep) -> DocumentDetail:
-    doc = searcher.index.records.document(doc_id)
-    if doc is None:
-        raise DocumentNotFound(f"no document with id {shown(doc_id)}; GET /api/documents lists them")
-    summary = document_summary(doc, searcher.index.records.chunk_count(doc.id))
-    return DocumentDetail(**summary.model_dump(), text=doc.text)
-
-
 @ops.get("/healthz", summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @ops.get("/readyz", responses=_errors(503), summary="Readiness: the index is loaded and the model warm")
-def readyz(state: StateDep) -> dict[str, Any]:
-    searcher = get_searcher(state)
+async def readyz(state: StateDep) -> dict[str, Any]:
+    searcher = searcher_of(state)
     return {
         "status": "ready",
-        "documents": len(searcher.index.documents),
+        "documents": searcher.index.records.n_documents,
         "chunks": searcher.size,
         "embedder": searcher.embedder.spec,
     }
 
 
 @ops.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(state: StateDep) -> Response:
+async def metrics(state: StateDep) -> Response:
     body, content_type = state.metrics.render()
     return Response(body, media_type=content_type)

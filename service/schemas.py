@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model
 
-from index.search import Hit, SearchResult
+from index.search import MODES, Hit, SearchResult
 from ingest.documents import Document
+from service.settings import Settings
+from service.validation import QUESTION_PATTERN
 
 
 class Scores(BaseModel):
@@ -48,13 +50,66 @@ class AskResponse(BaseModel):
 
 
 class AskRequest(BaseModel):
+    """The body of POST /api/ask. Its limits are the configured ones: build the class with
+    `ask_request_model(settings)`; this base only names the fields for type checkers."""
+
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, max_length=2000, description="the question, in Korean or any language")
-    k: int | None = Field(
-        None, ge=1, le=50, description="number of passages to return (default: the server's default_k, 5 unless configured)"
+    question: str
+    k: int | None = None
+    mode: str = MODES[0]
+
+
+def ask_request_model(settings: Settings) -> type[AskRequest]:
+    """AskRequest with the configured limits, so that validation and the OpenAPI schema agree."""
+    question = Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=settings.max_question_chars,
+            pattern=QUESTION_PATTERN,
+            description="the question, in Korean or any language: at least one visible character, "
+            "no control characters other than tab and line breaks",
+        ),
+    ]
+    k = Annotated[
+        StrictInt | None,
+        Field(
+            ge=1,
+            le=settings.max_k,
+            description=f"number of passages to return (default: {settings.default_k})",
+        ),
+    ]
+    mode = Annotated[Literal[MODES], Field(description="how passages are found")]  # type: ignore[valid-type]
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "AskRequest",
+        __base__=AskRequest,
+        question=(question, ...),
+        k=(k, None),
+        mode=(mode, MODES[0]),
     )
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+
+
+class ServiceConfig(BaseModel):
+    """The limits and choices of this server (GET /api/config): what the chat page offers."""
+
+    max_question_chars: int
+    default_k: int
+    max_k: int
+    modes: list[str]
+    default_mode: str
+    question_pattern: str
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    return ServiceConfig(
+        max_question_chars=settings.max_question_chars,
+        default_k=settings.default_k,
+        max_k=settings.max_k,
+        modes=list(MODES),
+        default_mode=MODES[0],
+        question_pattern=QUESTION_PATTERN,
+    )
 
 
 class DocumentSummary(BaseModel):

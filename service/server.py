@@ -6,6 +6,7 @@ URL is known before serving, and lets tests and benchmarks run a real server in 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -13,8 +14,16 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ingest.errors import AihubQaError
+from service.settings import Settings
+
+MAX_HEADER_BYTES = 16 * 1024  # h11's limit on the request line plus headers (a larger one gets 400)
+HEADER_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s"
+)
 
 
 class CannotListen(AihubQaError):
@@ -48,15 +57,74 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
+class HeaderTimeoutH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for the request line and headers.
+
+    uvicorn times out idle keep-alive connections but not a client that sends its headers one
+    byte at a time. Here the headers must be complete within `header_timeout` seconds of the
+    connection opening (or of the previous response); otherwise the client gets a 408 and the
+    connection is closed. (The body has its own deadline: service.middleware.BodyLimitMiddleware.)
+    """
+
+    header_timeout: float = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not None and not self.cycle.response_complete:  # a request's headers are in
+            self._cancel_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+            self._arm_header_timer()  # the next request on this connection gets the same deadline
+
+    def _arm_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:
+            body = b'{"detail":"the request headers did not arrive within %g s"}' % self.header_timeout
+            self.transport.write(HEADER_TIMEOUT_RESPONSE % (len(body), body))
+        self.transport.close()
+
+
+def settings_of(app: Any) -> Settings:
+    """The settings an app from service.app.create_app was made with (defaults for any other app)."""
+    state = getattr(getattr(app, "state", None), "service", None)
+    return state.settings if state is not None else Settings()
+
+
 def make_server(app: Any, log_level: str = "info", access_log: bool = True) -> uvicorn.Server:
+    settings = settings_of(app)
+    protocol = type("HeaderTimeoutH11Protocol", (HeaderTimeoutH11Protocol,), {"header_timeout": settings.header_timeout})
     config = uvicorn.Config(
         app,
+        http=protocol,
         lifespan="on",
         log_level=log_level,
         access_log=access_log,
         server_header=False,
         timeout_graceful_shutdown=5,
-        timeout_keep_alive=5,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
     return uvicorn.Server(config)
 

@@ -1,15 +1,22 @@
-"""All runtime settings in one typed class; environment variables use the prefix AIHUB_QA_."""
+"""All runtime settings in one typed class; environment variables use the prefix AIHUB_QA_.
+
+Every limit the service enforces lives here, and only here: the request schema, the OpenAPI
+document, the chat page (through GET /api/config) and the command line read them from this class.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embedders import DEFAULT_EMBEDDER
 from index.tokenizers import DEFAULT_TOKENIZER
+from ingest.chunking import ChunkingConfig
+
+HARD_MAX_K = 1000  # a passage list longer than this is not an answer; also bounds memory per request
 
 
 class Settings(BaseSettings):
@@ -35,8 +42,44 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
     candidates: int = Field(50, ge=1)
 
-    default_k: int = Field(5, ge=1, le=50)
-    max_k: int = Field(50, ge=1, le=50)
-    max_question_chars: int = Field(2000, ge=1)
+    # Request limits (HTTP and CLI): the API schema, /api/config and the chat page follow them.
+    default_k: int = Field(5, ge=1)
+    max_k: int = Field(50, ge=1, le=HARD_MAX_K)
+    max_question_chars: int = Field(2000, ge=1, le=100_000)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+
+    # Server: slow or idle clients must not hold a connection (seconds).
+    header_timeout: float = Field(10.0, gt=0)  # the request line and headers, from the first byte
+    body_timeout: float = Field(10.0, gt=0)  # the whole request body
+    keep_alive_timeout: int = Field(5, ge=1)  # an idle connection between requests
+    search_workers: int = Field(4, ge=1, le=64)  # searches computed at once; the rest wait their turn
+
     cors_origins: list[str] = []
     api_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.default_k > self.max_k:
+            raise ValueError(f"AIHUB_QA_DEFAULT_K ({self.default_k}) must not exceed AIHUB_QA_MAX_K ({self.max_k})")
+        try:
+            ChunkingConfig(self.chunk_tokens, self.chunk_overlap)  # the chunker's own rule
+        except ValueError:
+            raise ValueError(
+                f"AIHUB_QA_CHUNK_OVERLAP ({self.chunk_overlap}) must be less than half of "
+                f"AIHUB_QA_CHUNK_TOKENS ({self.chunk_tokens})"
+            ) from None
+        return self
+
+
+def settings_error_line(exc: ValidationError) -> str:
+    """The first problem of an invalid configuration as one line naming the setting."""
+    first = exc.errors()[0]
+    ctx_error = (first.get("ctx") or {}).get("error")
+    message = str(ctx_error) if ctx_error is not None else first["msg"]
+    loc = [str(part) for part in first.get("loc", ())]
+    if not loc:
+        return f"bad settings: {message}"
+    name = loc[0]
+    env = f"AIHUB_QA_{name.upper()}" if name in Settings.model_fields else ""
+    where = f"{'.'.join(loc)} ({env})" if env else ".".join(loc)
+    return f"bad setting {where}: {message}"

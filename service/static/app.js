@@ -7,10 +7,12 @@
 (() => {
   "use strict";
 
+  // Limits and modes come from the server (GET /api/config): the page keeps no copy of them.
   const K_MIN = 1;
-  const K_MAX = 20;
-  const K_DEFAULT = 5;
+  const config = { maxK: 1, defaultK: 1, modes: [], defaultMode: "" };
   const REQUEST_TIMEOUT_MS = 60000;
+  const KEY_STORAGE = "aihub-qa-api-key"; // this tab only (sessionStorage)
+  const MSG_ASK_KEY = "이 서버는 API 키가 필요합니다. API 키를 입력하세요.";
 
   const MODE_LABELS = { hybrid: "하이브리드", dense: "의미 검색", bm25: "키워드" };
   const MSG_UNREACHABLE = "서버에 연결할 수 없습니다. 네트워크 상태를 확인한 뒤 다시 시도해 주세요.";
@@ -144,8 +146,26 @@
     }
   }
 
-  /** fetch JSON; throws ApiError with a readable Korean/server message. */
-  async function fetchJson(url, options) {
+  function storedKey() {
+    try { return window.sessionStorage.getItem(KEY_STORAGE) || ""; } catch (_) { return ""; }
+  }
+
+  function storeKey(key) {
+    try {
+      if (key) window.sessionStorage.setItem(KEY_STORAGE, key);
+      else window.sessionStorage.removeItem(KEY_STORAGE);
+    } catch (_) { /* storage disabled: the key lasts until the page reloads */ }
+  }
+
+  /** fetch JSON; throws ApiError with a readable Korean/server message. On 401 asks for the API key
+   *  once, keeps it in this tab's session storage and sends it as a bearer token from then on. */
+  async function fetchJson(url, options, retried) {
+    const key = storedKey();
+    if (key) {
+      options = Object.assign({}, options, {
+        headers: Object.assign({}, options && options.headers, { Authorization: `Bearer ${key}` }),
+      });
+    }
     const controller = typeof AbortController === "function" ? new AbortController() : null;
     let timedOut = false;
     const timer = controller
@@ -167,6 +187,14 @@
       parsed = false;
     } finally {
       if (timer) clearTimeout(timer);
+    }
+    if (res.status === 401 && !retried) {
+      storeKey("");
+      const entered = (window.prompt(MSG_ASK_KEY) || "").trim();
+      if (entered) {
+        storeKey(entered);
+        return fetchJson(url, options, true);
+      }
     }
     if (!res.ok) {
       throw new ApiError(errorMessageFrom(parsed ? body : null, res.status), res.status);
@@ -201,12 +229,24 @@
   const sourceText = $("source-text");
   const closeButton = $("source-close");
 
-  for (let k = K_MIN; k <= K_MAX; k++) {
-    const opt = el("option", { text: String(k), attrs: { value: String(k) } });
-    if (k === K_DEFAULT) opt.selected = true;
-    kSelect.appendChild(opt);
-  }
-  kSelect.value = String(K_DEFAULT);
+  /** Fill the k and mode choices and the question length from the server's configuration. */
+  const configLoaded = fetchJson("/api/config", { headers: { Accept: "application/json" } }).then((c) => {
+    config.maxK = Number.isInteger(c.max_k) ? c.max_k : 1;
+    config.defaultK = Number.isInteger(c.default_k) ? c.default_k : 1;
+    config.modes = Array.isArray(c.modes) ? c.modes.map(String) : [];
+    config.defaultMode = toText(c.default_mode);
+    for (let k = K_MIN; k <= config.maxK; k++) {
+      kSelect.appendChild(el("option", { text: String(k), attrs: { value: String(k) } }));
+    }
+    kSelect.value = String(config.defaultK);
+    for (const mode of config.modes) {
+      modeSelect.appendChild(el("option", { text: MODE_LABELS[mode] || mode, attrs: { value: mode } }));
+    }
+    modeSelect.value = config.defaultMode;
+    if (Number.isInteger(c.max_question_chars)) input.maxLength = c.max_question_chars;
+    form.dataset.ready = "true";
+  });
+  configLoaded.catch(() => {}); // shown when the user sends a question (see submit)
 
   const finePointer = window.matchMedia && window.matchMedia("(pointer: fine)").matches;
   let busy = false;
@@ -250,16 +290,25 @@
 
   function currentK() {
     const k = parseInt(kSelect.value, 10);
-    return Number.isInteger(k) ? Math.min(K_MAX, Math.max(K_MIN, k)) : K_DEFAULT;
+    return Number.isInteger(k) ? Math.min(config.maxK, Math.max(K_MIN, k)) : config.defaultK;
   }
 
   function currentMode() {
     const m = modeSelect.value;
-    return Object.prototype.hasOwnProperty.call(MODE_LABELS, m) ? m : "hybrid";
+    return config.modes.includes(m) ? m : config.defaultMode;
   }
 
-  function submit() {
+  async function submit() {
     if (busy) return;
+    try {
+      await configLoaded;
+    } catch (err) {
+      const box = renderError(err instanceof ApiError ? err.message : MSG_UNREACHABLE, err.status || 0, () => {
+        window.location.reload();
+      });
+      conversation.appendChild(box);
+      return;
+    }
     const question = input.value.trim();
     if (!question) {
       input.focus();
@@ -274,7 +323,7 @@
     bubble.appendChild(el("p", { className: "bubble-text", text: question }));
     bubble.appendChild(el("p", {
       className: "bubble-meta",
-      text: `${MODE_LABELS[currentMode()]} · 구절 ${currentK()}개`,
+      text: `${MODE_LABELS[currentMode()] || currentMode()} · 구절 ${currentK()}개`,
     }));
     turn.appendChild(bubble);
     conversation.appendChild(turn);

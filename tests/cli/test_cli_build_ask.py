@@ -133,4 +133,4 @@ def test_build_with_an_approximate_index_from_the_environment(small_corpus: Path
     assert asked.returncode == 0 and json.loads(asked.stdout)["passages"]
 
     bad = run("build", "--corpus", str(small_corpus), "--index", str(index), env={"AIHUB_QA_ANN": "lsh"})
-    assert bad.returncode == 2 and bad.stderr.startswith("error: bad setting ann: ")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: bad setting ann (AIHUB_QA_ANN): ")

@@ -74,13 +74,25 @@ def test_weight_extremes_reproduce_each_retriever(searcher: Searcher) -> None:
     assert [h.chunk.id for h in only_dense.hits] == [h.chunk.id for h in searcher.search(q, k=2, mode="dense").hits]
 
 
-def test_ties_break_in_corpus_order(searcher: Searcher) -> None:
-    result = searcher.search("없는단어입니다", k=searcher.size, mode="hybrid")
-    # No BM25 match at all: hybrid falls back to the dense order, and equal scores keep row order.
-    scores = [h.score for h in result.hits]
-    rows = [searcher.index.chunks.index(h.chunk) for h in result.hits]
-    for (s1, r1), (s2, r2) in zip(zip(scores, rows), zip(scores[1:], rows[1:])):
-        assert s1 > s2 or (s1 == s2 and r1 < r2)
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_ties_break_in_corpus_order(tmp_path: Path, hash_embedder, mode: str) -> None:
+    # Three copies of one article: their passages score exactly alike in every retriever.
+    from tests.conftest import write_article
+
+    corpus = tmp_path / "corpus"
+    for name in ("t1", "t2", "t3"):
+        write_article(corpus, name, "광주 데이터센터", ["광주시는 인공지능 데이터센터를 첨단3지구에 짓는다."])
+    write_article(corpus, "x", "서울 날씨", ["서울은 오늘 맑고 기온은 영상 10도다."])
+    build_corpus_index(corpus, tmp_path / "idx", hash_embedder, make_tokenizer("mecab"), ChunkingConfig(40, 8))
+    searcher = Searcher(load_index(tmp_path / "idx"), hash_embedder)
+
+    hits = searcher.search("광주 데이터센터", k=searcher.size, mode=mode).hits
+    copies = [h for h in hits if h.document.id in ("t1", "t2", "t3")]
+
+    assert len({h.score for h in copies}) == 1  # a real tie
+    assert [h.document.id for h in copies] == ["t1", "t2", "t3"]  # in corpus (row) order
+    rows = [searcher.index.chunks.index(h.chunk) for h in copies]
+    assert rows == sorted(rows) and [h.rank for h in copies] == [copies[0].rank + i for i in range(3)]
 
 
 def test_results_are_deterministic(searcher: Searcher) -> None:

