@@ -45,7 +45,7 @@ class ServiceState:
             return
         self.metrics.index_loaded(searcher)
         self.searcher = searcher
-        log.info("ready: %d documents, %d passages", len(searcher.index.documents), searcher.size)
+        log.info("ready: %d documents, %d passages", searcher.index.records.n_documents, searcher.size)
 
 
 def get_state(request: Request) -> ServiceState:

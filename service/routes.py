@@ -82,7 +82,7 @@ def readyz(state: StateDep) -> dict[str, Any]:
     searcher = get_searcher(state)
     return {
         "status": "ready",
-        "documents": len(searcher.index.documents),
+        "documents": searcher.index.records.n_documents,
         "chunks": searcher.size,
         "embedder": searcher.embedder.spec,
     }

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     ann_ef_search: int | None = Field(None, ge=1)  # hnsw search breadth; None: as recorded in the manifest
     ann_nprobe: int | None = Field(None, ge=1)  # ivf cells searched; None: as recorded
 
+    # Where the index lives: `local` (index_dir) or `milvus` (index/milvus_store.py). milvus_uri: a file
+    # path (milvus-lite, one process at a time) or http(s)://host:19530 (a server: replicas share it).
+    backend: Literal["local", "milvus"] = "local"
+    milvus_uri: str = "var/milvus.db"
+    milvus_token: SecretStr | None = None
+    milvus_collection: str = "aihub_qa"  # prefix of the collections: <prefix>_chunks, _documents, …
+
     fusion: Literal["convex", "rrf"] = "convex"
     bm25_weight: float = Field(0.6, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
