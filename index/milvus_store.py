@@ -61,6 +61,7 @@ from index.tokenizers import Tokenizer, tokenize_many
 from ingest.documents import Chunk, Document, content_hash
 from ingest.errors import AihubQaError
 
+CONNECT_TIMEOUT = 5.0  # seconds to wait for a Milvus server before saying it cannot be reached
 CONSISTENCY = "Strong"  # writes acknowledged before a query are visible to it (see the docstring)
 WRITE_BATCH = 512  # entities per insert/upsert call
 READ_BATCH = 4096  # entities per page when reading a collection or querying by ids
@@ -120,17 +121,37 @@ def one_line(exc: BaseException) -> str:
 
 def connect(config: MilvusConfig) -> Any:
     """A MilvusClient; an unreachable server or unusable file is BackendUnavailable."""
-    import logging
-
     from pymilvus import MilvusClient
 
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # its errors become our one-line message
+    _quiet_client_logs()
     try:
         if config.is_lite:
-            return MilvusClient(config.uri)
-        return MilvusClient(uri=config.uri, token=config.token, timeout=10)
+            import warnings
+
+            with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
+                warnings.simplefilter("ignore", UserWarning)
+                return MilvusClient(config.uri)
+        return MilvusClient(uri=config.uri, token=config.token, timeout=CONNECT_TIMEOUT)
     except Exception as exc:  # pymilvus raises MilvusException, grpc errors or OSError here
-        raise BackendUnavailable(f"cannot reach milvus at {config.uri}: {one_line(exc)}") from None
+        hint = " (milvus-lite opens a file from one process at a time; is another one using it?)" if config.is_lite else ""
+        raise BackendUnavailable(f"cannot reach milvus at {config.uri}: {one_line(exc)}{hint}") from None
+
+
+def _quiet_client_logs() -> None:
+    """pymilvus and milvus-lite log their errors to stderr; ours say the same in one line."""
+    import logging
+
+    for name in ("pymilvus", "pymilvus.milvus_client", "pymilvus.bulk_writer"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    root = logging.getLogger()
+    if not any(isinstance(f, _FromMilvusLite) for f in root.filters):
+        root.addFilter(_FromMilvusLite())  # milvus-lite logs on the root logger
+
+
+class _FromMilvusLite:
+    @staticmethod
+    def filter(record: Any) -> bool:
+        return "milvus_lite" not in str(getattr(record, "pathname", ""))
 
 
 def guarded(config: MilvusConfig, action: Callable[[], Any]) -> Any:
