@@ -90,6 +90,7 @@ class MilvusSparse:
 
     def search(self, query_tokens: Sequence[str], depth: int) -> Ranked:
         self.b.forget_idf()
+        self.b.prefetch_idf(query_tokens)  # highlighting asks for these next: one query, not one per token
         text = " ".join(query_tokens)
         if not text:
             return Ranked.empty()
@@ -213,6 +214,11 @@ class MilvusBackend:
         self._lock = threading.Lock()
 
     @property
+    def directory(self) -> str:
+        """Where the index lives, for messages and reports (the local index's is its directory)."""
+        return self.config.location
+
+    @property
     def size(self) -> int:
         return self.manifest.counts.chunks
 
@@ -241,14 +247,26 @@ class MilvusBackend:
         """Each query reads document frequencies afresh (another process may have synced since)."""
         self._idf = {}
 
+    def prefetch_idf(self, tokens: Sequence[str]) -> None:
+        wanted = sorted(set(tokens) - set(self._idf))
+        if not wanted:
+            return
+        found = guarded(self.config, lambda: self.client.query(self.terms_name, ids=wanted, output_fields=["df"]))
+        df = {e["key"]: int(e["df"]) for e in found}
+        cache = self._idf
+        for token in wanted:
+            cache[token] = self._lucene_idf(df.get(token, 0))
+
+    def _lucene_idf(self, df: int) -> float:
+        n = self.size
+        return float(np.log1p((n - df + 0.5) / (df + 0.5)))
+
     def idf(self, token: str) -> float:
         """Lucene idf from the terms collection (the same formula as index/bm25.py)."""
         cache = self._idf
         if token not in cache:
             found = guarded(self.config, lambda: self.client.query(self.terms_name, ids=[token], output_fields=["df"]))
-            df = int(found[0]["df"]) if found else 0
-            n = self.size
-            cache[token] = float(np.log1p((n - df + 0.5) / (df + 0.5)))
+            cache[token] = self._lucene_idf(int(found[0]["df"]) if found else 0)
         return cache[token]
 
 

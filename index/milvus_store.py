@@ -61,6 +61,8 @@ from index.tokenizers import Tokenizer, tokenize_many
 from ingest.documents import Chunk, Document, content_hash
 from ingest.errors import AihubQaError
 
+DEFAULT_URI = "var/milvus.db"  # milvus-lite file; a server is http://host:19530
+DEFAULT_COLLECTION = "aihub_qa"
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a Milvus server before saying it cannot be reached
 CONSISTENCY = "Strong"  # writes acknowledged before a query are visible to it (see the docstring)
 WRITE_BATCH = 512  # entities per insert/upsert call
@@ -82,8 +84,8 @@ class BackendUnavailable(AihubQaError):
 class MilvusConfig:
     """Where the collections live. `uri`: a file path (milvus-lite) or http(s)://host:port."""
 
-    uri: str
-    collection: str = "aihub_qa"
+    uri: str = DEFAULT_URI
+    collection: str = DEFAULT_COLLECTION
     token: str = ""
     ann: AnnConfig = field(default_factory=AnnConfig)
 
@@ -127,13 +129,17 @@ def connect(config: MilvusConfig) -> Any:
     try:
         if config.is_lite:
             import warnings
+            from pathlib import Path
+
+            Path(config.uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
             with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
                 warnings.simplefilter("ignore", UserWarning)
                 return MilvusClient(config.uri)
         return MilvusClient(uri=config.uri, token=config.token, timeout=CONNECT_TIMEOUT)
     except Exception as exc:  # pymilvus raises MilvusException, grpc errors or OSError here
-        hint = " (milvus-lite opens a file from one process at a time; is another one using it?)" if config.is_lite else ""
+        busy = config.is_lite and "not exist" not in str(exc)
+        hint = " (milvus-lite opens a file from one process at a time; is another one using it?)" if busy else ""
         raise BackendUnavailable(f"cannot reach milvus at {config.uri}: {one_line(exc)}{hint}") from None
 
 
