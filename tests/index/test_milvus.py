@@ -28,18 +28,21 @@ def settings_for(tmp: Path, corpus: Path = CORPUS, **more: object) -> tuple[Sett
     return local, milvus
 
 
-def answers(searcher, question: str, mode: str, k: int = 10) -> list[tuple]:
-    result = searcher.search(question, k=k, mode=mode)
-    return [
-        (h.chunk.id, h.document.id, h.chunk.start, h.chunk.end, h.chunk.text, h.highlight, h.dense_rank, h.bm25_rank)
-        for h in result.hits
-    ]
-
-
-def scores(searcher, question: str, mode: str, k: int = 10) -> list[float]:
-    """Every score of every hit (the fused one and each retriever's; None where the mode has none)."""
+def answers(searcher, question: str, mode: str, k: int = 10) -> tuple[list[tuple], list[float]]:
+    """What a user sees of each hit (passage, citation, highlight, ranks) and every score of it
+    (the fused one and each retriever's; -1 where the mode has none)."""
     hits = searcher.search(question, k=k, mode=mode).hits
-    return [-1.0 if s is None else s for h in hits for s in (h.score, h.dense_score, h.bm25_score)]
+    seen = [
+        (h.chunk.id, h.document.id, h.chunk.start, h.chunk.end, h.chunk.text, h.highlight, h.dense_rank, h.bm25_rank)
+        for h in hits
+    ]
+    return seen, [-1.0 if s is None else s for h in hits for s in (h.score, h.dense_score, h.bm25_score)]
+
+
+def assert_same(milvus, local, question: str, mode: str, k: int = 10) -> None:
+    (seen_m, scores_m), (seen_l, scores_l) = answers(milvus, question, mode, k), answers(local, question, mode, k)
+    assert seen_m == seen_l, question
+    assert scores_m == pytest.approx(scores_l, rel=1e-4, abs=1e-5), question
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +58,7 @@ def both(tmp_path_factory):
 def test_gold_set_same_passages_citations_and_scores(both, mode):
     local, milvus = both
     for question in QUESTIONS:
-        assert answers(milvus, question, mode) == answers(local, question, mode), question
-        assert scores(milvus, question, mode) == pytest.approx(scores(local, question, mode), rel=1e-4, abs=1e-5)
+        assert_same(milvus, local, question, mode)
 
 
 def test_rrf_fusion_ranks_identically(both):
@@ -66,7 +68,7 @@ def test_rrf_fusion_ranks_identically(both):
     rrf = FusionConfig(method="rrf")
     a, b = Searcher(local.index, local.embedder, rrf), Searcher(milvus.index, milvus.embedder, rrf)
     for question in QUESTIONS[:40]:
-        assert answers(b, question, "hybrid") == answers(a, question, "hybrid"), question
+        assert_same(b, a, question, "hybrid")
 
 
 def test_records_documents_and_idf_match(both):
@@ -154,8 +156,7 @@ def test_incremental_sync_writes_only_what_changed(tmp_path, monkeypatch):
     a, b = runtime.open_searcher(local), runtime.open_searcher(milvus)
     for question in QUESTIONS[::6]:
         for mode in ("bm25", "hybrid"):
-            assert answers(b, question, mode) == answers(a, question, mode), question
-            assert scores(b, question, mode) == pytest.approx(scores(a, question, mode), rel=1e-4, abs=1e-5)
+            assert_same(b, a, question, mode)
 
 
 def test_mismatched_embedder_and_missing_index_are_clear_errors(tmp_path):
@@ -260,4 +261,4 @@ def test_parity_with_the_default_embedder_on_a_sample(tmp_path):
     a, b = runtime.open_searcher(local, embedder), runtime.open_searcher(milvus, embedder)
     for question in QUESTIONS[::10]:
         for mode in ("dense", "hybrid"):
-            assert answers(b, question, mode, k=5) == answers(a, question, mode, k=5), question
+            assert_same(b, a, question, mode, k=5)
