@@ -17,6 +17,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eval.datasets import EvalDataset
 from index.embedders import BaseEmbedder, canonical_spec
@@ -24,6 +25,9 @@ from index.errors import IndexMismatch, IndexNotFound
 from index.manifest import CorpusRecord
 from index.store import LoadedIndex, Progress, build_index, built_differently, chunking_record, current_manifest, load_index
 from index.tokenizers import Tokenizer
+
+if TYPE_CHECKING:
+    from index.milvus_store import MilvusConfig
 from ingest.documents import Document
 
 _SLUG_MAX = 40
@@ -82,6 +86,37 @@ def is_reusable(directory: Path, dataset: EvalDataset, embedder: BaseEmbedder, t
         chunking=chunking_record(None),
         title_context=title_context,
     )
+
+
+def ensure_dataset_milvus(
+    dataset: EvalDataset,
+    config: MilvusConfig,
+    embedder: BaseEmbedder,
+    tokenizer: Tokenizer,
+    title_context: bool = False,
+    progress: Progress | None = None,
+) -> CachedIndex:
+    """The Milvus counterpart: the dataset's corpus in collections named like the cache directory
+    (`<prefix>_eval_<name>`), synced only when they hold something else."""
+    from index.milvus_search import open_milvus
+    from index.milvus_store import build_milvus, current_manifest
+
+    name = re.sub(r"[^A-Za-z0-9_]", "_", cache_dir_for(Path("."), dataset, embedder.spec, tokenizer.name, title_context).name)
+    target = config.with_collection(f"{config.collection}_eval_{name}")
+    try:
+        manifest = current_manifest(target)
+        reusable = manifest.corpus.hash == dataset.content_hash and not built_differently(
+            manifest, embedder=embedder.describe(), tokenizer=tokenizer.name, chunking=chunking_record(None),
+            title_context=title_context,
+        )
+    except (IndexNotFound, IndexMismatch):
+        reusable = False
+    embedded = 0
+    if not reusable:
+        corpus = CorpusRecord(path=None, hash=dataset.content_hash)
+        report = build_milvus(dataset_documents(dataset), target, embedder, tokenizer, None, corpus, progress, title_context)
+        embedded = report.embedded
+    return CachedIndex(open_milvus(target, embedder.spec), Path(target.collection), reused=reusable, embedded=embedded)  # type: ignore[arg-type]
 
 
 def ensure_dataset_index(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from eval.runner import EvalRun, ModeSpec
     from index.embedders import BaseEmbedder
     from index.search import FusionConfig
+    from index.milvus_store import MilvusConfig
     from index.store import LoadedIndex
 
 DatasetOpt = Annotated[
@@ -127,6 +128,20 @@ def missing_eval_packages() -> list[str]:
     return missing
 
 
+BackendOpt = Annotated[
+    str,
+    typer.Option("--backend", envvar="AIHUB_QA_BACKEND", help="Where indexes live: local (--index, --cache) or milvus."),
+]
+MilvusUriOpt = Annotated[
+    str | None,
+    typer.Option("--milvus-uri", envvar="AIHUB_QA_MILVUS_URI", help="milvus-lite file or http(s)://host:port [default: var/milvus.db]."),
+]
+MilvusCollectionOpt = Annotated[
+    str | None,
+    typer.Option("--milvus-collection", envvar="AIHUB_QA_MILVUS_COLLECTION", help="Collection name prefix [default: aihub_qa]."),
+]
+
+
 def register(app: typer.Typer) -> None:
     """Add the eval command to the CLI (once, however often it is called)."""
     if not any(c.name == "eval" for c in app.registered_commands):
@@ -151,6 +166,9 @@ def evaluate(
     bm25_weight: WeightOpt = None,
     rrf_k: RrfKOpt = None,
     candidates: CandidatesOpt = None,
+    backend: BackendOpt = "local",
+    milvus_uri: MilvusUriOpt = None,
+    milvus_collection: MilvusCollectionOpt = None,
 ) -> None:
     """Evaluate retrieval on a gold dataset: hit@k, recall@k, MRR@10, nDCG@10 and latency per mode.
 
@@ -183,12 +201,13 @@ def evaluate(
         data = load_dataset(dataset, format=format, corpus=corpus, limit=limit)
         if title_context is None:
             title_context = data.passages is not None and any(p.title for p in data.passages)
+        milvus = _milvus_config(backend, milvus_uri, milvus_collection)
     except (InvalidEvalOption, InvalidSetting, DatasetError) as exc:
         _fail(err, str(exc), 2)
 
     try:
         emb = make_embedder(embedder)
-        loaded, cache_note = _open_index(err, data, index, emb, tokenizer, cache, title_context)
+        loaded, cache_note = _open_index(err, data, index, emb, tokenizer, cache, title_context, milvus)
         with _bar(err, "questions") as (bar, task):
             run = run_eval(
                 data, loaded, emb, specs, ks,
@@ -237,6 +256,7 @@ def _open_index(
     tokenizer: str,
     cache: Path,
     title_context: bool,
+    milvus: MilvusConfig | None = None,
 ) -> tuple[LoadedIndex, str | None]:
     """jsonl: the project's index. Otherwise the dataset's own corpus, from the cache or built now.
 
@@ -247,14 +267,21 @@ def _open_index(
     from index.tokenizers import make_tokenizer
 
     if data.passages is None:
+        if milvus is not None:
+            from index.milvus_search import open_milvus
+
+            return open_milvus(milvus, embedder.spec), None  # type: ignore[return-value]
         return load_index(index_dir, embedder.spec), None
     tok = make_tokenizer(tokenizer)
     started = time.perf_counter()
     with _bar(err, "embedding passages") as (bar, task):
-        cached = ensure_dataset_index(
-            data, cache, embedder, tok, title_context,
-            progress=lambda stage, done, total: bar.update(task, description=stage, completed=done, total=total),
-        )
+        progress = lambda stage, done, total: bar.update(task, description=stage, completed=done, total=total)  # noqa: E731
+        if milvus is not None:
+            from eval.cache import ensure_dataset_milvus
+
+            cached = ensure_dataset_milvus(data, milvus, embedder, tok, title_context, progress=progress)
+        else:
+            cached = ensure_dataset_index(data, cache, embedder, tok, title_context, progress=progress)
     if cached.reused:
         note = f"reusing cached index {cached.directory}"
     else:
@@ -264,6 +291,22 @@ def _open_index(
         )
     err.print(note, markup=False)
     return cached.index, note
+
+
+def _milvus_config(backend: str, uri: str | None, collection: str | None) -> MilvusConfig | None:
+    """None for the local backend; the Milvus location otherwise (token from AIHUB_QA_MILVUS_TOKEN)."""
+    import os
+
+    from index.errors import InvalidSetting
+
+    if backend == "local":
+        return None
+    if backend != "milvus":
+        raise InvalidSetting(f"unknown backend '{backend}'; use local or milvus")
+    from index.milvus_store import MilvusConfig
+
+    defaults = MilvusConfig()
+    return MilvusConfig(uri or defaults.uri, collection or defaults.collection, os.environ.get("AIHUB_QA_MILVUS_TOKEN", ""))
 
 
 def _fail(err: Console, message: str, code: int) -> NoReturn:

@@ -134,21 +134,12 @@ def build_index(
     is one passage (benchmarks whose corpus is already passages).
     """
     started = time.perf_counter()
-    if chunking is not None and chunking.max_tokens > embedder.max_tokens:
-        raise IndexMismatch(
-            f"chunk size {chunking.max_tokens} exceeds the embedder's maximum of {embedder.max_tokens} tokens"
-        )
+    check_chunk_size(chunking, embedder)
     directory = IndexDirectory(index_dir)
     directory.claim()
     with directory.lock():
         directory.remove_unused()
-        if chunking is None:
-            chunks = [whole_document_chunk(doc) for doc in documents]
-        else:
-            chunker = Chunker(chunking, embedder.count_tokens)
-            chunks = [chunk for doc in documents for chunk in chunker.split(doc)]
-        titles = {doc.id: doc.title for doc in documents}
-        inputs = [passage_input(c, titles[c.doc_id], title_context) for c in chunks]
+        chunks, inputs = passages_of(documents, embedder, chunking, title_context)
         keys = [content_hash(text) for text in inputs]
         version = directory.new_version()
         try:
@@ -220,6 +211,27 @@ def chunking_record(chunking: ChunkingConfig | None) -> ChunkingRecord:
     if chunking is None:
         return ChunkingRecord(whole_documents=True)
     return ChunkingRecord.model_validate(chunking.as_dict())
+
+
+def check_chunk_size(chunking: ChunkingConfig | None, embedder: BaseEmbedder) -> None:
+    if chunking is not None and chunking.max_tokens > embedder.max_tokens:
+        raise IndexMismatch(
+            f"chunk size {chunking.max_tokens} exceeds the embedder's maximum of {embedder.max_tokens} tokens"
+        )
+
+
+def passages_of(
+    documents: Sequence[Document], embedder: BaseEmbedder, chunking: ChunkingConfig | None, title_context: bool
+) -> tuple[list[Chunk], list[str]]:
+    """The chunks of `documents` in corpus order and the text embedded and BM25-indexed for each
+    (shared by every backend's build, so both index the same passages)."""
+    if chunking is None:
+        chunks = [whole_document_chunk(doc) for doc in documents]
+    else:
+        chunker = Chunker(chunking, embedder.count_tokens)
+        chunks = [chunk for doc in documents for chunk in chunker.split(doc)]
+    titles = {doc.id: doc.title for doc in documents}
+    return chunks, [passage_input(c, titles[c.doc_id], title_context) for c in chunks]
 
 
 def whole_document_chunk(doc: Document) -> Chunk:

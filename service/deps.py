@@ -53,7 +53,7 @@ class ServiceState:
             return
         self.metrics.index_loaded(searcher)
         self.searcher = searcher
-        log.info("ready: %d documents, %d passages", len(searcher.index.documents), searcher.size)
+        log.info("ready: %d documents, %d passages", searcher.index.records.n_documents, searcher.size)
 
 
 # Every dependency is async and does no blocking work: a sync one would wait for a worker thread.

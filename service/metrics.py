@@ -47,7 +47,7 @@ class Metrics:
         self.latency.labels(route, mode or NO_MODE).observe(seconds)
 
     def index_loaded(self, searcher: Searcher) -> None:
-        self.index_documents.set(len(searcher.index.documents))
+        self.index_documents.set(searcher.index.records.n_documents)
         self.index_chunks.set(searcher.size)
         self.ready.set(1)
 

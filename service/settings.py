@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embedders import DEFAULT_EMBEDDER
+from index.milvus_store import DEFAULT_COLLECTION, DEFAULT_URI
 from index.tokenizers import DEFAULT_TOKENIZER
 from ingest.chunking import ChunkingConfig
 
@@ -36,6 +37,13 @@ class Settings(BaseSettings):
     ann: Literal["auto", "flat", "hnsw", "ivf"] = "auto"  # index/ann.py: exact below 50,000 passages
     ann_ef_search: int | None = Field(None, ge=1)  # hnsw search breadth; None: as recorded in the manifest
     ann_nprobe: int | None = Field(None, ge=1)  # ivf cells searched; None: as recorded
+
+    # Where the index lives: `local` (index_dir) or `milvus` (index/milvus_store.py). milvus_uri: a file
+    # path (milvus-lite, one process at a time) or http(s)://host:19530 (a server: replicas share it).
+    backend: Literal["local", "milvus"] = "local"
+    milvus_uri: str = DEFAULT_URI
+    milvus_token: SecretStr | None = None
+    milvus_collection: str = DEFAULT_COLLECTION  # prefix of the collections: <prefix>_chunks, _documents, …
 
     fusion: Literal["convex", "rrf"] = "convex"
     bm25_weight: float = Field(0.6, ge=0.0, le=1.0)
