@@ -18,6 +18,7 @@ import numpy as np
 from index.embedders import BaseEmbedder
 from index.errors import EmptyQuery, InvalidSetting
 from index.highlight import best_sentence
+from index.passages import distinct_passages
 from index.store import LoadedIndex
 from index.tokenizers import Tokenizer, make_tokenizer
 from ingest.documents import Chunk, Document
@@ -55,6 +56,7 @@ class Hit:
     chunk: Chunk
     document: Document
     highlight: tuple[int, int]  # offsets of the best sentence inside chunk.text
+    parts: tuple[Chunk, ...] = ()  # the index chunks merged into `chunk`, best-ranked first
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class SearchResult:
     mode: str
     hits: list[Hit]
     took_ms: float
+    query_tokens: tuple[str, ...] = ()  # the question as the BM25 tokenizer saw it
+    query_vector: np.ndarray | None = None  # the question's embedding (None in bm25 mode)
 
 
 class Searcher:
@@ -96,6 +100,7 @@ class Searcher:
         bm25: dict[int, float] = {}
         bm25_rank: dict[int, int] = {}
         all_bm25: np.ndarray | None = None
+        qvec: np.ndarray | None = None
         if n and mode in ("dense", "hybrid"):
             qvec = self.embedder.embed_query(question)
             scores, rows = self.index.faiss_index.search(qvec.reshape(1, -1), depth)
@@ -115,11 +120,12 @@ class Searcher:
             fused = list(bm25.items())
         else:
             fused = self._fuse(question, dense, dense_rank, bm25, bm25_rank, all_bm25)
-        ranked_rows = _order(fused)[:k]
+        scores_of = dict(fused)
+        groups = distinct_passages([row for row, _ in _order(fused)], self.index.chunks, self.index.documents, k)
 
         hits: list[Hit] = []
-        for rank, (row, score) in enumerate(ranked_rows, 1):
-            chunk = self.index.chunks[row]
+        for rank, group in enumerate(groups, 1):
+            row, score, chunk = group.rows[0], scores_of[group.rows[0]], group.chunk
             span = best_sentence(chunk.text, query_tokens, self.tokenizer.tokenize, self.index.bm25.idf)
             hits.append(
                 Hit(
@@ -132,9 +138,11 @@ class Searcher:
                     chunk=chunk,
                     document=self.index.documents[chunk.doc_id],
                     highlight=span,
+                    parts=group.parts,
                 )
             )
-        return SearchResult(question, mode, hits, (time.perf_counter() - started) * 1000)
+        took_ms = (time.perf_counter() - started) * 1000
+        return SearchResult(question, mode, hits, took_ms, tuple(query_tokens), qvec)
 
     def _fuse(
         self,
