@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import time
+
 from fastapi import APIRouter, Depends, Request, Response
 
+from index.answer import answer
 from service.deps import SearcherDep, SettingsDep, StateDep, get_searcher, require_json
 from service.errors_http import DocumentNotFound, ErrorBody, shown
 from service.schemas import AskRequest, AskResponse, DocumentDetail, DocumentSummary, document_summary, response_from_result
@@ -25,7 +28,7 @@ ops = APIRouter(tags=["operations"])
     response_model=AskResponse,
     dependencies=[Depends(require_json)],
     responses=_errors(400, 413, 415, 422),
-    summary="Answer a question with ranked, cited passages",
+    summary="Answer a question: one cited answer sentence with a calibrated confidence (or a decline), and ranked passages",
 )
 def ask(body: AskRequest, request: Request, searcher: SearcherDep, settings: SettingsDep) -> AskResponse:
     """The same JSON as `aihub-qa ask --json`. Each passage's citation points at `text[start:end]`
@@ -33,7 +36,9 @@ def ask(body: AskRequest, request: Request, searcher: SearcherDep, settings: Set
     check_ask(body, settings)
     request.state.mode = body.mode  # labels this request's latency in the metrics
     k = settings.default_k if body.k is None else body.k
-    return response_from_result(searcher.search(body.question, k=k, mode=body.mode))
+    started = time.perf_counter()
+    result = searcher.search(body.question, k=k, mode=body.mode)
+    return response_from_result(result, answer(searcher, result), (time.perf_counter() - started) * 1000)
 
 
 @api.get("/documents", response_model=list[DocumentSummary], summary="List the indexed articles")

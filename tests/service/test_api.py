@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from index.answer import answer
 from index.search import Searcher
 from service.app import create_app
 from service.deps import get_searcher
@@ -36,11 +37,46 @@ def test_ask_returns_the_searchers_answer_in_the_cli_shape(client: TestClient, h
 
     assert response.status_code == 200
     body = response.json()
-    expected = response_from_result(hash_searcher.search(QUESTION, k=4, mode=mode)).model_dump(mode="json")
+    result = hash_searcher.search(QUESTION, k=4, mode=mode)
+    expected = response_from_result(result, answer(hash_searcher, result)).model_dump(mode="json")
     assert without_took(body) == without_took(expected)
     assert body["mode"] == mode and len(body["passages"]) == 4
     assert [p["rank"] for p in body["passages"]] == [1, 2, 3, 4]
     AskResponse.model_validate(body)
+
+
+def test_ask_gives_an_answer_sentence_cited_into_the_document_or_declines(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "광주 AI 데이터센터의 연산 능력은 몇 페타플롭스인가?"}).json()
+
+    assert isinstance(body["answered"], bool)
+    assert 0.0 <= body["confidence"] <= 1.0
+    sentence = body["answer"]
+    if not body["answered"]:
+        assert sentence is None
+        return
+    citation = sentence["citation"]
+    document = client.get(f"/api/documents/{citation['doc_id']}").json()
+    assert document["text"][citation["start"] : citation["end"]] == sentence["text"]
+    passage = body["passages"][sentence["rank"] - 1]
+    assert passage["citation"]["doc_id"] == citation["doc_id"]
+    assert passage["citation"]["start"] <= citation["start"] < citation["end"] <= passage["citation"]["end"]
+    highlight = passage["highlight"]
+    assert passage["text"][highlight["start"] : highlight["end"]] == sentence["text"]
+
+
+def test_nonsense_is_declined_with_the_closest_passages_listed(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "asdfghjkl qwerty"}).json()
+
+    assert body["answered"] is False and body["answer"] is None
+    assert body["confidence"] < 0.2
+    assert len(body["passages"]) == 5
+
+
+def test_the_openapi_schema_explains_confidence_and_score(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "80%" in schemas["AskResponse"]["properties"]["confidence"]["description"]
+    assert "never questions" in schemas["Passage"]["properties"]["score"]["description"]
+    assert "answered" in schemas["AskResponse"]["required"]
 
 
 def test_ask_defaults_to_five_hybrid_passages(client: TestClient) -> None:
