@@ -26,6 +26,7 @@ from index.tokenizers import DEFAULT_TOKENIZER
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
+    from rich.table import Table
 
     from eval.datasets import EvalDataset
     from eval.runner import EvalRun, ModeSpec
@@ -235,9 +236,7 @@ def evaluate(
     else:
         _print_results(run)
         if answer_eval is not None:
-            from rich.console import Console
-
-            Console(highlight=False).print(answers_table(answer_eval))
+            _print_table(answers_table(answer_eval))
 
     if report is not None:
         used_tokenizer = loaded.manifest.get("tokenizer", tokenizer)
@@ -245,7 +244,9 @@ def evaluate(
             dataset_path=str(dataset),
             command_line=_command_line(
                 dataset, data, corpus, specs, ks, limit, index, emb.spec, used_tokenizer, title_context, base
-            ),
+            )
+            + (f" --split {split}" if split != "all" else "")
+            + (f" --out-of-scope {shlex.quote(str(out_of_scope))}" if out_of_scope is not None else ""),
             embedder=emb.spec,
             tokenizer=used_tokenizer,
             index=index_summary(loaded),
@@ -311,8 +312,18 @@ def _print_results(run: EvalRun) -> None:
         for table in results_tables(run, out.width):
             out.print(table)
         return
-    table = results_table(run)
-    Console(highlight=False, width=10_000).print(table, width=Console(width=10_000).measure(table).maximum)
+    _print_table(results_table(run))
+
+
+def _print_table(table: Table) -> None:
+    """Piped output gets the table as wide as it is (no wrapped or cut cells)."""
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(highlight=False, width=10_000).print(table, width=Console(width=10_000).measure(table).maximum)
 
 
 @contextmanager

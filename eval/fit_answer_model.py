@@ -52,7 +52,7 @@ K = 5
 # off-topic questions (ours and KorQuAD) are still declined at DECLINE_FAR and near-topic ones
 # at DECLINE_NEAR: as many real questions answered as those decline rates allow.
 DECLINE_FAR = 0.97
-DECLINE_NEAR = 0.7
+DECLINE_NEAR = 0.65
 
 
 @dataclass
@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--korquad", type=Path, default=KORQUAD if KORQUAD.exists() else None)
     parser.add_argument("--korquad-questions", type=int, default=600)
     parser.add_argument("--out", type=Path, default=MODEL_OUT)
+    parser.add_argument("--outcomes", type=Path, help="also write every question's confidence and correctness (jsonl)")
     args = parser.parse_args(argv)
 
     embedder = make_embedder(args.embedder)
@@ -210,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
         all_outcomes[variant] = fitted.pop("_outcomes")
         variants[variant] = fitted
     threshold = choose_threshold(all_outcomes[FULL])
+    if args.outcomes:
+        with args.outcomes.open("w", encoding="utf-8") as f:
+            for variant, outcomes in all_outcomes.items():
+                for o in outcomes:
+                    f.write(json.dumps({"variant": variant, **o}, ensure_ascii=False) + "\n")
     for variant, outcomes in all_outcomes.items():
         summary[variant] = {split: summarize(outcomes, split, threshold) for split in ("train", "held-out")}
     counts = {f"{kind}/{split}": sum(1 for i in items if i.kind == kind and i.split == split)

