@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from index.confidence import CONFIDENCE_FEATURES, DENSE_FEATURES, LogisticModel, agreement, bm25_ceiling, feature_vector
+from index.confidence import (
+    CONFIDENCE_FEATURES,
+    DENSE_FEATURES,
+    LogisticModel,
+    agreement,
+    bm25_ceiling,
+    feature_vector,
+    missing_specific,
+)
 from index.sentences import (
     CANDIDATE_PASSAGES,
     SENTENCE_FEATURES,
@@ -165,6 +173,7 @@ class Answerer:
             "cover_sentence": chosen.features["words"],
             "agree": agreement(hit.dense_rank, hit.bm25_rank),
             "sentence": sentence_logit,
+            "missing_specific": missing_specific(words, passage_words, self.idf),
         }
 
     def answer(self, result: SearchResult, models: ModelFile) -> Answer:

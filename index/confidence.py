@@ -11,7 +11,10 @@ Features (each means the same for any question, unlike per-query min-max fused s
 - ``cover_passage`` / ``cover_sentence``: idf-weighted share of the question's content words in
   the answer's passage / in the answer sentence;
 - ``agree``: the two retrievers agree on the answer's passage (mean of 1/rank in each list);
-- ``sentence``: the sentence model's log-odds for the chosen sentence.
+- ``sentence``: the sentence model's log-odds for the chosen sentence;
+- ``missing_specific``: idf of the most specific question word the answer's passage lacks, over
+  the idf of the question's most specific word (a question about "3기 수료생" is not answered
+  by a passage about the 1기, however much else it shares).
 
 ``confidence`` = logistic regression over these features, fitted by ``eval/fit_answer_model.py``
 (in-scope: the gold set's training split, labelled right when the chosen sentence holds a gold
@@ -22,7 +25,7 @@ that on held-out data a confidence of 0.8 is right about 80% of the time.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +40,7 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     "cover_sentence",
     "agree",
     "sentence",
+    "missing_specific",
 )
 
 
@@ -98,3 +102,12 @@ def feature_vector(values: dict[str, float], names: Sequence[str]) -> np.ndarray
 
 def logistic(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
+
+
+def missing_specific(words: Sequence[str], present: set[str], idf: Callable[[str], float]) -> float:
+    """max idf of `words` absent from `present` / max idf of `words` (0 when none is missing)."""
+    if not words:
+        return 0.0
+    top = max(idf(w) for w in words)
+    missing = [idf(w) for w in words if w not in present]
+    return max(missing) / top if missing and top > 0 else 0.0

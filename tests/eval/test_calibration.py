@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from eval.calibration import expected_calibration_error, fit_choice, fit_logistic, is_held_out, reliability
-from index.confidence import agreement, bm25_ceiling
+from index.confidence import agreement, bm25_ceiling, missing_specific
 
 
 def test_the_held_out_split_is_fixed_and_about_a_third() -> None:
@@ -60,3 +60,11 @@ def test_bm25_ceiling_and_agreement() -> None:
     assert agreement(1, 1) == 1.0
     assert agreement(2, None) == 0.25
     assert agreement(None, None) == 0.0
+
+
+def test_missing_specific_weighs_the_rarest_absent_word() -> None:
+    idf = {"광주": 0.5, "수료생": 2.0, "3기": 4.0}.__getitem__
+    assert missing_specific(["광주", "수료생", "3기"], {"광주", "수료생"}, idf) == 1.0
+    assert missing_specific(["광주", "수료생", "3기"], {"3기"}, idf) == 0.5
+    assert missing_specific(["광주", "수료생"], {"광주", "수료생"}, idf) == 0.0
+    assert missing_specific([], set(), idf) == 0.0
