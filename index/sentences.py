@@ -9,7 +9,8 @@ thing for any question:
   news sentence often answers the question its predecessor raises: "…처음 내세운 해는? 2018년이다");
 - ``dense``: cosine between the question's and the sentence's embeddings;
 - ``type_match`` / ``type_miss``: the question asks for a number (몇, 얼마), a date (언제),
-  a person (누구) or a place/organisation (어디, 어느 곳) and the sentence has / lacks one;
+  a person (누구) or a place/organisation (어디, 어느 곳) and the sentence has / lacks one that
+  the question does not already state ("3년 동안 …몇 곳" is not answered by "3년만에");
 - ``rank``: 1 / rank of the passage it comes from;
 - ``novel``: share of the sentence's words that are not in the question (an answer adds
   something; a sentence that only repeats the question does not answer it);
@@ -66,8 +67,13 @@ def question_type(question: str) -> str | None:
     return None
 
 
-def has_type(sentence: str, kind: str) -> bool:
-    return any(name == kind and found.search(sentence) for name, _, found in _QUESTION_TYPES)
+def has_type(sentence: str, kind: str, question: str = "") -> bool:
+    """The sentence holds an answer of this kind that the question does not already state."""
+    asked = "".join(question.split())
+    return any(
+        name == kind and any("".join(m.group(0).split()) not in asked for m in found.finditer(sentence))
+        for name, _, found in _QUESTION_TYPES
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ def lexical_candidates(
             rows.append((s_words, s_bigrams, word_coverage(words, s_words, idf)))
         for j, ((start, end), (s_words, s_bigrams, covered)) in enumerate(zip(spans, rows)):
             sentence = text[start:end]
-            typed = has_type(sentence, kind) if kind else False
+            typed = has_type(sentence, kind, question) if kind else False
             neighbours = [rows[n][2] for n in (j - 1, j + 1) if 0 <= n < len(rows)]
             features = {
                 "words": covered,

@@ -54,6 +54,9 @@ def test_answer_types_are_found_in_sentences() -> None:
     assert not has_type("첨단 3지구에 들어설 단지 조감도", "number")  # a bare digit in a name is no amount
     assert has_type("2018년이 시작이다.", "date")
     assert has_type("김기선 총장은 말했다.", "person")
+    # an amount the question itself states is no answer to it
+    assert not has_type("선포 3년만에 자리잡았다.", "number", "3년 동안 끌어들인 업체는 몇 곳인가?")
+    assert has_type("3년만에 130개가 넘는 기업을 유치했다.", "number", "3년 동안 끌어들인 업체는 몇 곳인가?")
 
 
 def test_word_coverage_is_idf_weighted() -> None:
