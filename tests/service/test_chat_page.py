@@ -20,6 +20,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 QUESTION = "광주 AI 데이터센터의 연산 능력은 얼마인가?"
+ANSWERED = "AX 실증밸리 조성 사업의 총사업비는 얼마인가요?"  # one of the page's own examples
 INJECTION = "<img src=x onerror=window.__pwned=1> <script>window.__pwned=2</script>"
 TIMEOUT_MS = 30_000
 
@@ -126,14 +127,14 @@ def test_a_refused_question_shows_the_servers_message(page: Any) -> None:
 
 
 def test_the_answer_sentence_comes_first_and_its_chip_opens_the_source_at_it(page: Any, tmp_path: Path) -> None:
-    ask(page, QUESTION)
+    ask(page, ANSWERED)
 
     answer = page.get_by_test_id("answer")
     answer.wait_for()
     line = answer.get_by_test_id("answer-line")
     line.wait_for()
     sentence = line.get_by_test_id("answer-sentence").text_content()
-    assert "88.5" in sentence
+    assert "6000억원" in sentence
     assert line.get_by_test_id("confidence").text_content() in ("신뢰도 높음", "신뢰도 보통", "신뢰도 낮음")
     first_passage = answer.get_by_test_id("passage").first
     assert line.bounding_box()["y"] < first_passage.bounding_box()["y"]  # above the passages
@@ -167,7 +168,7 @@ def test_on_a_phone_the_answer_line_is_on_the_first_screen(browser: Any, real_se
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(real_server)
-        ask(page, QUESTION)
+        ask(page, ANSWERED)
         line = page.get_by_test_id("answer-line")
         line.wait_for()
         box = line.bounding_box()
