@@ -26,6 +26,7 @@ from index.tokenizers import DEFAULT_TOKENIZER
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
+    from rich.table import Table
 
     from eval.datasets import EvalDataset
     from eval.runner import EvalRun, ModeSpec
@@ -103,6 +104,25 @@ WeightOpt = Annotated[
     ),
 ]
 RrfKOpt = Annotated[int | None, typer.Option("--rrf-k", envvar="AIHUB_QA_RRF_K", help="RRF fusion: k in 1/(k + rank).")]
+OutOfScopeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out-of-scope",
+        help="jsonl of questions the articles cannot answer ({id, question, kind}); reports how many are declined, per kind.",
+    ),
+]
+SplitOpt = Annotated[
+    str,
+    typer.Option("--split", help="all, train or held-out: only the questions of that fixed split (eval.calibration)."),
+]
+AnswersOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--answers/--no-answers",
+        help="Also evaluate answer sentences, declines and confidence [default: on for jsonl datasets].",
+        show_default=False,
+    ),
+]
 CandidatesOpt = Annotated[
     int | None,
     typer.Option("--candidates", envvar="AIHUB_QA_CANDIDATES", help="Passages taken from each retriever before fusing."),
@@ -169,6 +189,9 @@ def evaluate(
     backend: BackendOpt = "local",
     milvus_uri: MilvusUriOpt = None,
     milvus_collection: MilvusCollectionOpt = None,
+    out_of_scope: OutOfScopeOpt = None,
+    split: SplitOpt = "all",
+    answers: AnswersOpt = None,
 ) -> None:
     """Evaluate retrieval on a gold dataset: hit@k, recall@k, MRR@10, nDCG@10 and latency per mode.
 
@@ -177,8 +200,11 @@ def evaluate(
     """
     from rich.console import Console
 
+    from dataclasses import replace as dataclass_replace
+
+    from eval.answers import SPLITS, evaluate_answers, in_split, load_out_of_scope
     from eval.datasets import DatasetError, load_dataset
-    from eval.report import ReportContext, index_summary, write_report
+    from eval.report import ReportContext, answers_json, answers_table, index_summary, write_report
     from eval.runner import InvalidEvalOption, parse_ks, parse_modes, run_eval, summary_json
     from index.embedders import make_embedder
     from index.errors import InvalidSetting
@@ -199,6 +225,15 @@ def evaluate(
         ks = parse_ks(k)
         specs = parse_modes(modes, base)
         data = load_dataset(dataset, format=format, corpus=corpus, limit=limit)
+        if split not in SPLITS:
+            raise InvalidEvalOption(f"unknown split '{split}'; use {', '.join(SPLITS)}")
+        if split != "all":
+            data = dataclass_replace(data, queries=tuple(q for q in data.queries if in_split(q.id, split)))
+            if not data.queries:
+                raise InvalidEvalOption(f"no question of {dataset} is in the {split} split")
+        oos = load_out_of_scope(out_of_scope) if out_of_scope is not None else []
+        if answers is None:
+            answers = data.passages is None or out_of_scope is not None
         if title_context is None:
             title_context = data.passages is not None and any(p.title for p in data.passages)
         milvus = _milvus_config(backend, milvus_uri, milvus_collection)
@@ -213,6 +248,15 @@ def evaluate(
                 data, loaded, emb, specs, ks,
                 progress=lambda mode, done, total: bar.update(task, description=mode, completed=done, total=total),
             )
+        answer_eval = None
+        if answers:
+            from index.search import Searcher
+
+            with _bar(err, "answers") as (bar, task):
+                answer_eval = evaluate_answers(
+                    Searcher(loaded, emb, base), data.queries, oos, split,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
     except InvalidSetting as exc:
         _fail(err, str(exc), 2)
     except AihubQaError as exc:
@@ -225,9 +269,14 @@ def evaluate(
             markup=False,
         )
     if as_json:
-        sys.stdout.write(json.dumps(summary_json(run), ensure_ascii=False) + "\n")
+        document = summary_json(run)
+        if answer_eval is not None:
+            document["answers"] = answers_json(answer_eval)
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     else:
         _print_results(run)
+        if answer_eval is not None:
+            _print_table(answers_table(answer_eval))
 
     if report is not None:
         used_tokenizer = loaded.manifest.tokenizer
@@ -235,14 +284,16 @@ def evaluate(
             dataset_path=str(dataset),
             command_line=_command_line(
                 dataset, data, corpus, specs, ks, limit, index, emb.spec, used_tokenizer, title_context, base
-            ),
+            )
+            + (f" --split {split}" if split != "all" else "")
+            + (f" --out-of-scope {shlex.quote(str(out_of_scope))}" if out_of_scope is not None else ""),
             embedder=emb.spec,
             tokenizer=used_tokenizer,
             index=index_summary(loaded),
             cache=cache_note,
         )
         try:
-            written = write_report(run, report, context)
+            written = write_report(run, report, context, answer_eval)
         except OSError as exc:
             _fail(err, f"cannot write the report into {report}: {exc.strerror or exc}", 1)
         err.print(f"wrote {', '.join(str(p) for p in written)}", markup=False)
@@ -325,8 +376,18 @@ def _print_results(run: EvalRun) -> None:
         for table in results_tables(run, out.width):
             out.print(table)
         return
-    table = results_table(run)
-    Console(highlight=False, width=10_000).print(table, width=Console(width=10_000).measure(table).maximum)
+    _print_table(results_table(run))
+
+
+def _print_table(table: Table) -> None:
+    """Piped output gets the table as wide as it is (no wrapped or cut cells)."""
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(highlight=False, width=10_000).print(table, width=Console(width=10_000).measure(table).maximum)
 
 
 @contextmanager

@@ -65,9 +65,10 @@ class Judge:
         return any(a in hay for a in judgement.answers)
 
     def _norm(self, chunk: Chunk) -> str:
-        text = self._normalized.get(chunk.id)
+        key = f"{chunk.id}/{chunk.content_hash}"  # a merged passage keeps its best chunk's id
+        text = self._normalized.get(key)
         if text is None:
-            text = self._normalized[chunk.id] = normalize_for_match(chunk.text)
+            text = self._normalized[key] = normalize_for_match(chunk.text)
         return text
 
     def _judge(self, query: EvalQuery) -> Judgement:

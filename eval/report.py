@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
+from eval.answers import AnswerEval, write_reliability_chart
 from eval.relevance import DOCUMENT, PASSAGE
 from eval.runner import EvalRun, ModeResult, QueryOutcome, summary_json
 from index.store import LoadedIndex
@@ -17,6 +18,7 @@ from index.store import LoadedIndex
 REPORT_MD = "report.md"
 RESULTS_JSON = "results.json"
 CHART_PNG = "metrics.png"
+RELIABILITY_PNG = "reliability.png"
 WORST_PER_MODE = 10
 TOP_SHOWN = 3
 SNIPPET_CHARS = 160
@@ -109,14 +111,86 @@ def _width(table: Table) -> int:
 # --------------------------------------------------------------------------- files
 
 
-def write_report(run: EvalRun, directory: Path, context: ReportContext) -> list[Path]:
-    """Write report.md, results.json and metrics.png into `directory` (created if needed)."""
+def write_report(run: EvalRun, directory: Path, context: ReportContext, answers: AnswerEval | None = None) -> list[Path]:
+    """Write report.md, results.json and metrics.png (and reliability.png with answers) into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     md, results, chart = directory / REPORT_MD, directory / RESULTS_JSON, directory / CHART_PNG
-    md.write_text(markdown(run, context), encoding="utf-8")
-    results.write_text(_results_json(results_document(run)), encoding="utf-8")
+    text = markdown(run, context)
+    document = results_document(run)
+    written = [md, results, chart]
+    if answers is not None:
+        text += "\n" + answers_markdown(answers)
+        document["summary"]["answers"] = answers_json(answers)
+        write_reliability_chart(answers, directory / RELIABILITY_PNG)
+        written.append(directory / RELIABILITY_PNG)
+    md.write_text(text, encoding="utf-8")
+    results.write_text(_results_json(document), encoding="utf-8")
     write_chart(run, chart)
-    return [md, results, chart]
+    return written
+
+
+ANSWER_COLUMNS = {
+    "answer_correct": "answered right",
+    "sentence_correct": "sentence right",
+    "answered": "answered",
+    "ece": "ECE",
+}
+
+
+def _answer_columns(answers: AnswerEval) -> list[tuple[str, str]]:
+    metrics = answers.metrics()
+    cols = [(k, v) for k, v in ANSWER_COLUMNS.items() if k in metrics and k != "ece"]
+    cols += [(k, f"declined {k.removeprefix('declined_')}") for k in metrics if k.startswith("declined_")]
+    return cols + [("ece", "ECE")]
+
+
+def answers_json(answers: AnswerEval) -> dict[str, Any]:
+    return {
+        "split": answers.split,
+        "questions": answers.counts(),
+        **{k: round(v, 4) for k, v in answers.metrics().items()},
+        "reliability": [
+            {"low": round(b.low, 2), "high": round(b.high, 2), "n": b.count,
+             "confidence": round(b.mean_confidence, 4), "right": round(b.accuracy, 4)}
+            for b in answers.bins()
+        ],
+    }
+
+
+def answers_table(answers: AnswerEval) -> Table:
+    """One row: answer-sentence accuracy, share answered, decline rates, calibration error."""
+    counts = ", ".join(f"{k} {v}" for k, v in answers.counts().items())
+    table = Table(title=f"answers (hybrid, {answers.split} split: {counts})", title_justify="left")
+    metrics = answers.metrics()
+    for _, label in _answer_columns(answers):
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_row(*(f"{metrics[k]:.3f}" for k, _ in _answer_columns(answers)))
+    return table
+
+
+def answers_markdown(answers: AnswerEval) -> str:
+    metrics = answers.metrics()
+    cols = _answer_columns(answers)
+    counts = ", ".join(f"{k}: {v}" for k, v in answers.counts().items())
+    lines = [
+        "## Answers",
+        "",
+        f"Hybrid search, top 5 passages, {answers.split} split ({counts}). *answered right*: answered and the "
+        "answer sentence contains a gold answer; *sentence right*: the best sentence does, answered or not; "
+        "*declined <kind>*: share of out-of-scope questions declined.",
+        "",
+        "| " + " | ".join(label for _, label in cols) + " |",
+        "|" + "|".join("---:" for _ in cols) + "|",
+        "| " + " | ".join(f"{metrics[k]:.3f}" for k, _ in cols) + " |",
+        "",
+        "| confidence bin | questions | mean confidence | share right |",
+        "|---|---:|---:|---:|",
+        *(f"| {b.low:.1f}–{b.high:.1f} | {b.count} | {b.mean_confidence:.3f} | {b.accuracy:.3f} |" for b in answers.bins()),
+        "",
+        f"![reliability]({RELIABILITY_PNG})",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def markdown(run: EvalRun, context: ReportContext) -> str:

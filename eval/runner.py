@@ -200,9 +200,13 @@ def _search_one(searcher: Searcher, judge: Judge, spec: ModeSpec, qid: str, ques
     first_relevant = first_answer = first_doc = None
     for hit in result.hits:
         chunk = hit.chunk
-        unit = judge.unit(chunk)
-        relevant = unit in j.units
-        ranked.append(unit)
+        # A passage merged from overlapping chunks holds each part's text, so it stands for every
+        # relevant part it covers (listed in a row), else for its best-ranked part. The first
+        # relevant unit's position is still the passage's rank (hit@k, MRR exact).
+        units = list(dict.fromkeys(judge.unit(part) for part in hit.parts or (chunk,)))
+        covered = [u for u in units if u in j.units]
+        relevant = bool(covered)
+        ranked.extend(covered or units[:1])
         passages.append(RetrievedPassage(hit.rank, chunk.id, chunk.doc_id, hit.score, relevant, chunk.text))
         if relevant and first_relevant is None:
             first_relevant = hit.rank

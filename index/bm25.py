@@ -138,6 +138,10 @@ class BM25Index:
         df = int(self._df[i]) if i is not None else 0
         return float(np.log1p((self.n_docs - df + 0.5) / (df + 0.5)))
 
+    def document_frequency(self, token: str) -> int:
+        i = self.vocab.get(token)
+        return int(self._df[i]) if i is not None else 0
+
     def max_score(self, token: str) -> float:
         """The highest score the token alone gives any passage (0 for an unknown token)."""
         i = self.vocab.get(token)

@@ -265,9 +265,13 @@ class MilvusBackend:
         """Lucene idf from the terms collection (the same formula as index/bm25.py)."""
         cache = self._idf
         if token not in cache:
-            found = guarded(self.config, lambda: self.client.query(self.terms_name, ids=[token], output_fields=["df"]))
-            cache[token] = self._lucene_idf(int(found[0]["df"]) if found else 0)
+            cache[token] = self._lucene_idf(self.document_frequency(token))
         return cache[token]
+
+    def document_frequency(self, token: str) -> int:
+        """How many passages hold the token (0 for a word the corpus never uses)."""
+        found = guarded(self.config, lambda: self.client.query(self.terms_name, ids=[token], output_fields=["df"]))
+        return int(found[0]["df"]) if found else 0
 
 
 def open_milvus(

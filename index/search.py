@@ -7,7 +7,7 @@ retrievers (index/retrievers.py) and kept in the result for whoever needs them n
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -17,6 +17,8 @@ from index.errors import EmptyQuery, InvalidSetting
 from index.fusion import FUSIONS, FusionConfig, fuse, order, scores_for
 from index.highlight import best_sentence
 from index.backend import SearchBackend
+from index.passages import distinct_passages
+from index.records import DocumentTable
 from index.retrievers import Ranked
 from index.tokenizers import Tokenizer, make_tokenizer
 from ingest.documents import Chunk, Document
@@ -37,6 +39,7 @@ class Hit:
     chunk: Chunk
     document: Document
     highlight: tuple[int, int]  # offsets of the best sentence inside chunk.text
+    parts: tuple[Chunk, ...] = ()  # the index chunks merged into `chunk`, best-ranked first
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,8 @@ class SearchResult:
     mode: str
     hits: list[Hit]
     took_ms: float
-    query_tokens: list[str] = field(default_factory=list)
-    query_vector: np.ndarray | None = None  # None in bm25 mode
+    query_tokens: tuple[str, ...] = ()  # the question as the BM25 tokenizer saw it
+    query_vector: np.ndarray | None = None  # the question's embedding (None in bm25 mode)
 
 
 class Searcher:
@@ -91,21 +94,25 @@ class Searcher:
             ranked = order(list(zip(sparse.rows.tolist(), sparse.scores.tolist())))
         else:
             ranked = fuse(dense, sparse, self.fusion)
-        ranked = ranked[:k]
-        hits = self._hits(ranked, mode, dense, sparse, tokens)
+        hits = self._hits(ranked, k, mode, dense, sparse, tokens)
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(question, mode, hits, took, tokens, qvec)
+        return SearchResult(question, mode, hits, took, tuple(tokens), qvec)
 
     def _hits(
-        self, ranked: list[tuple[int, float]], mode: str, dense: Ranked, sparse: Ranked, tokens: list[str]
+        self, ranked: list[tuple[int, float]], k: int, mode: str, dense: Ranked, sparse: Ranked, tokens: list[str]
     ) -> list[Hit]:
-        rows = np.array([row for row, _ in ranked], dtype=np.int64)
+        """The k best distinct passages (overlapping chunks of one article merged), with their scores."""
+        all_rows = [row for row, _ in ranked]
+        chunk_of = dict(zip(all_rows, self.index.records.chunks_at(all_rows))) if all_rows else {}
+        groups = distinct_passages(all_rows, chunk_of, DocumentTable(self.index.records), k)  # type: ignore[arg-type]
+        score_of = dict(ranked)
+        rows = np.array([g.rows[0] for g in groups], dtype=np.int64)
         dense_scores = scores_for(dense, rows) if mode != "bm25" else None
         bm25_scores = scores_for(sparse, rows) if mode != "dense" else None
         dense_ranks, bm25_ranks = dense.ranks(), sparse.ranks()
-        chunks = self.index.records.chunks_at(rows.tolist()) if rows.size else []
         hits = []
-        for i, ((row, score), chunk) in enumerate(zip(ranked, chunks)):
+        for i, group in enumerate(groups):
+            row, score, chunk = group.rows[0], score_of[group.rows[0]], group.chunk
             span = best_sentence(chunk.text, tokens, self.tokenizer.tokenize, self.index.idf)
             hits.append(
                 Hit(
@@ -118,6 +125,7 @@ class Searcher:
                     chunk=chunk,
                     document=self._document(chunk.doc_id),
                     highlight=span,
+                    parts=group.parts,
                 )
             )
         return hits

@@ -115,6 +115,9 @@ class LoadedIndex:
     def idf(self, token: str) -> float:
         return self.bm25.idf(token)
 
+    def document_frequency(self, token: str) -> int:
+        return self.bm25.document_frequency(token)
+
 
 def build_index(
     documents: Sequence[Document],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -119,7 +120,8 @@ def ask(
     embedder: EmbedderOpt = None,
     backend: BackendOpt = None,
 ) -> None:
-    """Answer a question with ranked, cited passages from the index."""
+    """Answer a question: the answer sentence with its confidence (or a decline), then ranked, cited passages."""
+    from index.answer import answer
     from service import runtime
     from service.schemas import response_from_result
 
@@ -134,17 +136,24 @@ def ask(
         fail(f"the question must be at most {settings.max_question_chars} characters (AIHUB_QA_MAX_QUESTION_CHARS), got {len(question)}", 2)
     try:
         searcher = runtime.open_searcher(settings)
+        started = time.perf_counter()
         result = searcher.search(question, k=settings.default_k if k is None else k, mode=mode)
+        found = answer(searcher, result)
     except EmptyQuery as exc:
         fail(str(exc), 2)
     except AihubQaError as exc:
         fail(str(exc))
-    response = response_from_result(result)
+    response = response_from_result(result, found, (time.perf_counter() - started) * 1000)
     if as_json:
         sys.stdout.write(response.model_dump_json() + "\n")
         return
     out.print(Text(f"Q. {response.question}", style="bold"))
     out.print(Text(f"{response.mode} · {len(response.passages)} passages · {response.took_ms:.0f} ms", style="dim"))
+    if response.answer is not None:
+        a = response.answer
+        out.print(Text.assemble(("A. ", "bold green"), (a.text, "bold"), (f"  [{a.rank}] confidence {response.confidence:.2f}", "dim")))
+    else:
+        out.print(Text(f"The articles do not answer this (confidence {response.confidence:.2f}); closest passages:", style="bold"))
     if not response.passages:
         out.print("no passage found")
     for p in response.passages:

@@ -9,11 +9,14 @@ waited for its turn is skipped.
 # No `from __future__ import annotations`: FastAPI reads the body type of `ask`, a class built
 # per app from the settings, from the live annotation.
 
+import time
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from index.answer import Answer, answer
+from index.search import Searcher, SearchResult
 from service.deps import SearcherDep, SettingsDep, StateDep, require_json, searcher_of
 from service.errors_http import DocumentNotFound, ErrorBody, shown
 from service.schemas import (
@@ -33,6 +36,11 @@ from service.settings import Settings
 CLIENT_CLOSED_REQUEST = 499  # nginx's code for "the client hung up first": only ever seen in metrics
 
 
+def _search_and_answer(searcher: Searcher, question: str, k: int, mode: str) -> tuple[SearchResult, Answer]:
+    result = searcher.search(question, k=k, mode=mode)
+    return result, answer(searcher, result)
+
+
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody} for status in statuses}
 
@@ -47,7 +55,7 @@ def api_router(settings: Settings) -> APIRouter:
         response_model=AskResponse,
         dependencies=[Depends(require_json)],
         responses=_errors(400, 408, 413, 415, 422),
-        summary="Answer a question with ranked, cited passages",
+        summary="Answer a question: one cited answer sentence with a calibrated confidence (or a decline), and ranked passages",
     )
     async def ask(body: ask_request, request: Request, searcher: SearcherDep, state: StateDep) -> Any:  # type: ignore[valid-type]
         """The same JSON as `aihub-qa ask --json`. Each passage's citation points at `text[start:end]`
@@ -58,8 +66,9 @@ def api_router(settings: Settings) -> APIRouter:
             if await request.is_disconnected():  # hung up while waiting for a turn: nobody to answer
                 state.metrics.searches_skipped.inc()
                 return Response(status_code=CLIENT_CLOSED_REQUEST)
-            result = await anyio.to_thread.run_sync(lambda: searcher.search(body.question, k=k, mode=body.mode))
-        return response_from_result(result)
+            started = time.perf_counter()
+            result, found = await anyio.to_thread.run_sync(_search_and_answer, searcher, body.question, k, body.mode)
+        return response_from_result(result, found, (time.perf_counter() - started) * 1000)
 
     @api.get("/config", response_model=ServiceConfig, summary="This server's limits and search modes")
     async def config(settings: SettingsDep) -> ServiceConfig:

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model
 
+from index.answer import Answer
 from index.search import MODES, Hit, SearchResult
 from ingest.documents import Document
 from service.settings import Settings
@@ -35,18 +36,41 @@ class Citation(BaseModel):
 
 class Passage(BaseModel):
     rank: int
-    score: float
+    score: float = Field(
+        description="the ranking score within this answer only: hybrid mode fuses per-question min-max "
+        "normalised dense and BM25 scores (so the best passage is near 1 for any question, answerable or "
+        "not); dense mode: cosine similarity; bm25 mode: BM25. Compare passages of one answer with it, "
+        "never questions: use `confidence` for that"
+    )
     scores: Scores
     text: str
     highlight: Span = Field(description="offsets of the best-answering sentence inside `text`")
     citation: Citation
 
 
+class AnswerSentence(BaseModel):
+    text: str = Field(description="the sentence of the articles that answers the question, verbatim")
+    rank: int = Field(description="rank of the passage (in `passages`) the sentence comes from")
+    citation: Citation = Field(description="the article; `start`/`end` are the sentence's offsets in its cleaned text")
+
+
 class AskResponse(BaseModel):
     question: str
     mode: str
     took_ms: float
-    passages: list[Passage]
+    answered: bool = Field(
+        description="false when the service declines: the articles do not answer the question well enough; "
+        "`answer` is then null and `passages` are only the closest passages found"
+    )
+    confidence: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="calibrated probability that the answer sentence (or, when declining, the best sentence "
+        "found) answers the question; comparable across questions: of the answers given at 0.8, about 80% "
+        "were right on held-out questions. The service answers at or above its threshold",
+    )
+    answer: AnswerSentence | None = Field(description="the one sentence that answers the question; null when declining")
+    passages: list[Passage] = Field(description="ranked passages (the closest ones when declining); the ranking never depends on the decline decision")
 
 
 class AskRequest(BaseModel):
@@ -146,8 +170,10 @@ def document_summary(doc: Document, chunks: int) -> DocumentSummary:
     return DocumentSummary(id=doc.id, chunks=chunks, **_metadata(doc))
 
 
-def passage_from_hit(hit: Hit) -> Passage:
+def passage_from_hit(hit: Hit, highlight: tuple[int, int] | None = None) -> Passage:
+    """A passage; `highlight` (offsets in its text) replaces the hit's own, e.g. by the answer sentence."""
     doc, chunk = hit.document, hit.chunk
+    start, end = highlight or hit.highlight
     return Passage(
         rank=hit.rank,
         score=round(hit.score, 6),
@@ -156,15 +182,27 @@ def passage_from_hit(hit: Hit) -> Passage:
             bm25=None if hit.bm25_score is None else round(hit.bm25_score, 6),
         ),
         text=chunk.text,
-        highlight=Span(start=hit.highlight[0], end=hit.highlight[1]),
+        highlight=Span(start=start, end=end),
         citation=Citation(doc_id=doc.id, start=chunk.start, end=chunk.end, **_metadata(doc)),
     )
 
 
-def response_from_result(result: SearchResult) -> AskResponse:
+def response_from_result(result: SearchResult, answer: Answer, took_ms: float | None = None) -> AskResponse:
+    """The response; the answer's passage highlights the answer sentence."""
+    sentence, out = answer.sentence, None
+    if sentence is not None:
+        doc = result.hits[sentence.rank - 1].document
+        citation = Citation(doc_id=doc.id, start=sentence.start, end=sentence.end, **_metadata(doc))
+        out = AnswerSentence(text=sentence.text, rank=sentence.rank, citation=citation)
     return AskResponse(
         question=result.question,
         mode=result.mode,
-        took_ms=round(result.took_ms, 3),
-        passages=[passage_from_hit(hit) for hit in result.hits],
+        took_ms=round(result.took_ms if took_ms is None else took_ms, 3),
+        answered=answer.answered,
+        confidence=round(answer.confidence, 4),
+        answer=out,
+        passages=[
+            passage_from_hit(hit, (sentence.passage_start, sentence.passage_end) if sentence and sentence.rank == hit.rank else None)
+            for hit in result.hits
+        ],
     )

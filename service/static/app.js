@@ -405,6 +405,18 @@
     if (took) metaBits.push(took);
     answer.appendChild(el("p", { className: "answer-meta", testid: "took", text: metaBits.join(" · ") }));
 
+    const sentence = data.answer && typeof data.answer === "object" ? data.answer : null;
+    if (data.answered === true && sentence) {
+      answer.appendChild(renderAnswerLine(sentence, data.confidence, passages));
+    } else {
+      answer.appendChild(el("div", { className: "decline", testid: "declined", attrs: { role: "status" } }, [
+        el("p", { className: "decline-title", text: "기사에서 답을 찾지 못했습니다" }),
+        el("p", { className: "decline-text", text: passages.length
+          ? `${confidenceLabel(data.confidence)} · 아래는 질문과 가장 가까운 구절입니다.`
+          : confidenceLabel(data.confidence) }),
+      ]));
+    }
+
     if (passages.length === 0) {
       answer.appendChild(el("p", { className: "answer-empty", testid: "no-results", text: "관련 구절을 찾지 못했습니다" }));
       return answer;
@@ -414,6 +426,42 @@
     passages.forEach((p, i) => list.appendChild(renderPassage(p || {}, i)));
     answer.appendChild(list);
     return answer;
+  }
+
+  /** Confidence in words: 높음 (0.8+), 보통 (0.5+), 낮음. The number stays in the tooltip. */
+  function confidenceLevel(c) {
+    if (!isFiniteNumber(c)) return "low";
+    return c >= 0.8 ? "high" : c >= 0.5 ? "medium" : "low";
+  }
+  const CONFIDENCE_WORDS = { high: "높음", medium: "보통", low: "낮음" };
+  function confidenceLabel(c) {
+    return `신뢰도 ${CONFIDENCE_WORDS[confidenceLevel(c)]}`;
+  }
+
+  function renderAnswerLine(sentence, confidence, passages) {
+    const citation = sentence.citation && typeof sentence.citation === "object" ? sentence.citation : {};
+    const rank = Number.isInteger(sentence.rank) ? sentence.rank : 1;
+    const passage = passages[rank - 1] && passages[rank - 1].citation ? passages[rank - 1].citation : null;
+    const title = toText(citation.title).trim() || "(제목 없음)";
+    const chip = el("button", {
+      className: "cite cite-chip",
+      testid: "answer-citation",
+      attrs: { type: "button", title: "원문에서 이 문장 보기", "aria-label": `[${rank}] ${title} — 원문에서 답 문장 보기` },
+    }, [el("span", { className: "cite-num", text: `[${rank}]` }), el("span", { className: "cite-title", text: title })]);
+    chip.addEventListener("click", () => openSource(citation, rank, chip, passage));
+    const level = confidenceLevel(confidence);
+    return el("div", { className: "answer-line", testid: "answer-line" }, [
+      el("p", { className: "answer-sentence", testid: "answer-sentence", text: toText(sentence.text) }),
+      el("p", { className: "answer-source" }, [
+        chip,
+        el("span", {
+          className: `confidence confidence-${level}`,
+          testid: "confidence",
+          text: confidenceLabel(confidence),
+          attrs: { title: isFiniteNumber(confidence) ? `신뢰도 ${confidence.toFixed(2)} (0–1)` : null },
+        }),
+      ]),
+    ]);
   }
 
   function renderPassage(p, index) {
@@ -433,14 +481,14 @@
       el("span", { className: "cite-num", text: `[${rank}]` }),
       el("span", { className: "cite-title", text: title }),
     ]);
-    citeBtn.addEventListener("click", () => openSource(citation, rank, citeBtn));
+    const h = p.highlight && typeof p.highlight === "object" ? p.highlight : {};
+    const start = Number.isInteger(citation.start) ? citation.start : null;
+    const sentenceCitation = start != null && validRange(text, h.start, h.end)
+      ? Object.assign({}, citation, { start: start + h.start, end: start + h.end })
+      : citation;
+    citeBtn.addEventListener("click", () => openSource(sentenceCitation, rank, citeBtn, citation));
 
-    const scoreWrap = el("span", { className: "score", attrs: { title: scoreTitle(p) } }, [
-      el("span", { className: "score-label", text: "점수 " }),
-      el("span", { className: "score-value", testid: "score", text: formatScore(p.score) }),
-    ]);
-
-    card.appendChild(el("div", { className: "card-head" }, [citeBtn, scoreWrap]));
+    card.appendChild(el("div", { className: "card-head" }, [citeBtn]));
 
     // Meta: source · date · author
     const meta = el("p", { className: "card-meta" });
@@ -451,8 +499,6 @@
     if (date) bits.push(el("time", { className: "meta-date", text: date, attrs: { datetime: toText(citation.published) } }));
     const author = toText(citation.author).trim();
     if (author) bits.push(el("span", { className: "meta-author", text: author }));
-    const sub = subScores(p);
-    if (sub) bits.push(el("span", { className: "meta-subscores", text: sub }));
     bits.forEach((b, i) => {
       if (i > 0) meta.appendChild(el("span", { className: "meta-sep", text: " · ", attrs: { "aria-hidden": "true" } }));
       meta.appendChild(b);
@@ -461,9 +507,19 @@
 
     // Passage text with highlighted best sentence
     const body = el("p", { className: "card-text" });
-    const h = p.highlight && typeof p.highlight === "object" ? p.highlight : {};
     appendWithMark(body, text, h.start, h.end, { className: "hl", testid: "passage-highlight" });
     card.appendChild(body);
+
+    // Raw scores, for those who want them, behind a toggle.
+    const sub = subScores(p);
+    card.appendChild(el("details", { className: "score-details", testid: "score-details" }, [
+      el("summary", { text: "점수 자세히" }),
+      el("p", { className: "score", attrs: { title: scoreTitle(p) } }, [
+        el("span", { className: "score-label", text: "순위 점수 " }),
+        el("span", { className: "score-value", testid: "score", text: formatScore(p.score) }),
+        sub ? el("span", { className: "meta-subscores", text: ` (${sub})` }) : null,
+      ]),
+    ]));
     return card;
   }
 
@@ -536,7 +592,36 @@
     });
   }
 
-  async function openSource(citation, rank, opener) {
+  /**
+   * Append `text` to `container`: the passage range shaded, the sentence range marked.
+   * Line breaks are never wrapped, so no blank line is ever highlighted. Returns the first mark.
+   */
+  function appendCited(container, text, passageRange, sentenceRange) {
+    const cuts = new Set([0, text.length]);
+    for (const r of [passageRange, sentenceRange]) if (r) { cuts.add(r[0]); cuts.add(r[1]); }
+    const points = Array.from(cuts).sort((a, b) => a - b);
+    let first = null;
+    for (let i = 0; i + 1 < points.length; i++) {
+      const [s, e] = [points[i], points[i + 1]];
+      const inSentence = sentenceRange && s >= sentenceRange[0] && e <= sentenceRange[1];
+      const inPassage = passageRange && s >= passageRange[0] && e <= passageRange[1];
+      for (const piece of text.slice(s, e).split(/(\s*\n\s*)/)) {
+        if (!piece) continue;
+        if (/\n/.test(piece) || !(inSentence || inPassage)) {
+          container.appendChild(document.createTextNode(piece));
+        } else if (inSentence) {
+          const mark = el("mark", { className: "cited", testid: "cited-span", text: piece });
+          if (!first) { first = mark; mark.id = "cited"; mark.tabIndex = -1; }
+          container.appendChild(mark);
+        } else {
+          container.appendChild(el("span", { className: "cited-passage", testid: "cited-passage", text: piece }));
+        }
+      }
+    }
+    return first;
+  }
+
+  async function openSource(citation, rank, opener, passage) {
     const token = ++viewerToken;
     viewerOpener = opener || null;
     setActiveCite(opener);
@@ -590,12 +675,12 @@
     });
 
     const text = toText(doc.text);
-    const mark = appendWithMark(sourceText, text, citation.start, citation.end, {
-      className: "cited",
-      testid: "cited-span",
-      attrs: { id: "cited", tabindex: "-1" },
-    });
+    const sentenceRange = validRange(text, citation.start, citation.end);
+    const passageRange = passage ? validRange(text, passage.start, passage.end) : null;
+    const mark = sentenceRange ? appendCited(sourceText, text, passageRange, sentenceRange) : null;
     if (!mark) {
+      clearNode(sourceText);
+      sourceText.appendChild(document.createTextNode(text));
       setViewerStatus([el("p", { text: "인용 위치를 문서에서 찾을 수 없어 전체 문서를 표시합니다." })], "note");
       return;
     }

@@ -38,7 +38,13 @@ def test_ask_json_has_exactly_the_api_shape(built: Path) -> None:
     proc = run("ask", "사관학교 수료생은 몇 명?", "--index", str(built), "--embedder", "hash:32", "--k", "2", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert set(data) == {"question", "mode", "took_ms", "passages"}
+    assert set(data) == {"question", "mode", "took_ms", "answered", "confidence", "answer", "passages"}
+    assert isinstance(data["answered"], bool) and 0.0 <= data["confidence"] <= 1.0
+    if data["answered"]:
+        assert set(data["answer"]) == {"text", "rank", "citation"}
+        assert "155명" in data["answer"]["text"]
+    else:
+        assert data["answer"] is None
     assert data["question"] == "사관학교 수료생은 몇 명?" and data["mode"] == "hybrid" and data["took_ms"] > 0
     assert len(data["passages"]) == 2
     p = data["passages"][0]
@@ -56,6 +62,12 @@ def test_ask_readable_output_marks_the_best_sentence(built: Path) -> None:
     assert "[1] AI 사관학교 수료식" in proc.stdout
     assert "【인공지능 사관학교는 지난해 155명의 1기 수료생을 배출했다.】" in proc.stdout
     assert "— b [" in proc.stdout
+
+
+def test_ask_readable_output_says_when_the_articles_do_not_answer(built: Path) -> None:
+    proc = run("ask", "asdfghjkl qwerty", "--index", str(built), "--embedder", "hash:32")
+    assert proc.returncode == 0
+    assert "The articles do not answer this (confidence 0." in proc.stdout
 
 
 def test_missing_index_is_one_line_and_exit_1(tmp_path: Path) -> None:

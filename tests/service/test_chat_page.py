@@ -20,6 +20,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 QUESTION = "광주 AI 데이터센터의 연산 능력은 얼마인가?"
+ANSWERED = "AX 실증밸리 조성 사업의 총사업비는 얼마인가요?"  # one of the page's own examples
 INJECTION = "<img src=x onerror=window.__pwned=1> <script>window.__pwned=2</script>"
 TIMEOUT_MS = 30_000
 
@@ -83,9 +84,13 @@ def test_answer_citation_and_source_viewer(page: Any) -> None:
 
     viewer = page.get_by_test_id("source-viewer")
     viewer.wait_for(state="visible")
-    cited = page.get_by_test_id("cited-span")
+    cited = page.get_by_test_id("cited-span").first
     cited.wait_for(state="visible")
-    assert cited.text_content() == passage_text
+    # The passage's highlighted sentence is marked; the rest of the passage is shaded.
+    assert cited.text_content() == hit.get_by_test_id("passage-highlight").text_content()
+    shown = page.locator("#source-text mark.cited, #source-text .cited-passage").all_text_contents()
+    assert "".join("".join(shown).split()) == "".join(passage_text.split())
+    assert all("\n" not in t and t.strip() for t in shown)  # no highlighted blank line
     assert cited.is_visible() and viewer.is_visible()
     assert page.get_by_test_id("source-text").text_content().count(passage_text) >= 1
     box = cited.bounding_box()
@@ -122,3 +127,59 @@ def test_a_refused_question_shows_the_servers_message(page: Any) -> None:
     assert error.locator(".error-title").text_content() == "오류가 발생했습니다 (422)"
     assert error.locator(".error-text").text_content() == "question: must be at most 2000 characters, got 2001"
     assert page.get_by_test_id("answer").count() == 0
+
+
+def test_the_answer_sentence_comes_first_and_its_chip_opens_the_source_at_it(page: Any, tmp_path: Path) -> None:
+    ask(page, ANSWERED)
+
+    answer = page.get_by_test_id("answer")
+    answer.wait_for()
+    line = answer.get_by_test_id("answer-line")
+    line.wait_for()
+    sentence = line.get_by_test_id("answer-sentence").text_content()
+    assert "6000억원" in sentence
+    assert line.get_by_test_id("confidence").text_content() in ("신뢰도 높음", "신뢰도 보통", "신뢰도 낮음")
+    first_passage = answer.get_by_test_id("passage").first
+    assert line.bounding_box()["y"] < first_passage.bounding_box()["y"]  # above the passages
+    assert not answer.get_by_test_id("score").first.is_visible()  # raw scores wait behind the toggle
+    answer.get_by_test_id("score-details").first.locator("summary").click()
+    assert answer.get_by_test_id("score").first.is_visible()
+
+    line.get_by_test_id("answer-citation").click()
+    cited = page.get_by_test_id("cited-span")
+    cited.first.wait_for(state="visible")
+    assert "".join(cited.all_text_contents()) == sentence
+    assert page.get_by_test_id("cited-passage").count() >= 1  # the passage around it is shaded
+    page.screenshot(path=str(tmp_path / "answer-desktop.png"))
+
+
+def test_an_off_topic_question_is_declined_with_the_closest_passages(page: Any) -> None:
+    ask(page, "부산항의 올해 컨테이너 물동량은 얼마인가요?")
+
+    answer = page.get_by_test_id("answer")
+    answer.wait_for()
+    declined = answer.get_by_test_id("declined")
+    assert declined.locator(".decline-title").text_content() == "기사에서 답을 찾지 못했습니다"
+    assert answer.get_by_test_id("answer-line").count() == 0
+    assert answer.get_by_test_id("passage").count() == 5
+    assert declined.bounding_box()["y"] < answer.get_by_test_id("passage").first.bounding_box()["y"]
+
+
+def test_on_a_phone_the_answer_line_is_on_the_first_screen(browser: Any, real_server: str, tmp_path: Path) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ko-KR", is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(real_server)
+        ask(page, ANSWERED)
+        line = page.get_by_test_id("answer-line")
+        line.wait_for()
+        box = line.bounding_box()
+        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 844
+        assert box["width"] <= 390
+        page.screenshot(path=str(tmp_path / "answer-phone.png"))
+        line.get_by_test_id("answer-citation").click()
+        page.get_by_test_id("cited-span").first.wait_for(state="visible")
+        page.screenshot(path=str(tmp_path / "source-phone.png"))
+    finally:
+        context.close()

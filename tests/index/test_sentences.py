@@ -1,0 +1,121 @@
+"""Answer-sentence candidates and their features, on small built text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.confidence import LogisticModel
+from index.sentences import (
+    SENTENCE_FEATURES,
+    SentenceVectors,
+    has_type,
+    lexical_candidates,
+    question_type,
+    shortlist,
+    split_query,
+    word_coverage,
+)
+
+PASSAGES = [
+    "광주시는 데이터센터를 짓는다. 연산 능력은 88.5페타플롭스 규모다.\n[사진] 데이터센터 조감도",
+    "사관학교는 지난해 155명을 배출했다. 광주 데이터센터 소식",
+]
+IDF = {"데이터센터": 2.0, "연산": 3.0, "능력": 1.0, "광주": 0.5}
+
+
+def tokenize(text: str) -> list[str]:
+    """A toy tokenizer: known words present in the text, then '#' bigrams of the words."""
+    words = [w for w in IDF if w in text]
+    return words + ["#" + w[i : i + 2] for w in text.split() for i in range(len(w) - 1)]
+
+
+def idf(token: str) -> float:
+    return IDF.get(token, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("데이터센터 연산 능력은 얼마인가?", "number"),
+        ("수료생은 몇 명인가?", "number"),
+        ("대학원은 언제 문을 열었나?", "date"),
+        ("총장은 누구인가?", "person"),
+        ("운용사로 뽑힌 회사는 어디인가?", "place"),
+        ("사업의 목표는 무엇인가?", None),
+    ],
+)
+def test_question_type(question: str, kind: str | None) -> None:
+    assert question_type(question) == kind
+
+
+def test_answer_types_are_found_in_sentences() -> None:
+    assert has_type("연산 능력은 88.5페타플롭스 규모다.", "number")
+    assert not has_type("첨단 3지구에 들어설 단지 조감도", "number")  # a bare digit in a name is no amount
+    assert has_type("2018년이 시작이다.", "date")
+    assert has_type("김기선 총장은 말했다.", "person")
+    # an amount the question itself states is no answer to it
+    assert not has_type("선포 3년만에 자리잡았다.", "number", "3년 동안 끌어들인 업체는 몇 곳인가?")
+    assert has_type("3년만에 130개가 넘는 기업을 유치했다.", "number", "3년 동안 끌어들인 업체는 몇 곳인가?")
+
+
+def test_word_coverage_is_idf_weighted() -> None:
+    words = ["데이터센터", "연산", "능력"]
+    assert word_coverage(words, {"연산"}, idf) == pytest.approx(3.0 / 6.0)
+    assert word_coverage(words, set(), idf) == 0.0
+    assert word_coverage([], {"연산"}, idf) == 0.0
+
+
+def test_candidates_have_exact_spans_and_meaningful_features() -> None:
+    question = "데이터센터 연산 능력은 얼마인가?"
+    cands = lexical_candidates(question, tokenize(question), PASSAGES, tokenize, idf)
+    for c in cands:
+        assert PASSAGES[c.passage_index][c.start : c.end] == c.text
+        assert set(c.features) == set(SENTENCE_FEATURES)
+    by_text = {c.text: c for c in cands}
+    answer = by_text["연산 능력은 88.5페타플롭스 규모다."]
+    assert answer.features["words"] == pytest.approx((3.0 + 1.0) / 6.0)
+    assert answer.features["type_match"] == 1.0 and answer.features["type_miss"] == 0.0
+    assert answer.features["context"] == pytest.approx(2.0 / 6.0)  # its neighbour names the data centre
+    assert answer.features["rank"] == 1.0 and answer.features["statement"] == 1.0
+    caption = by_text["[사진] 데이터센터 조감도"]
+    assert caption.features["caption"] == 1.0 and caption.features["statement"] == 0.0
+    assert by_text["광주 데이터센터 소식"].features["rank"] == 0.5
+
+
+def test_shortlist_keeps_the_lexically_best() -> None:
+    question = "데이터센터 연산 능력은 얼마인가?"
+    cands = lexical_candidates(question, tokenize(question), PASSAGES, tokenize, idf)
+    assert shortlist(cands, 1)[0].text == "연산 능력은 88.5페타플롭스 규모다."
+    assert len(shortlist(cands, 3)) == 3
+
+
+def test_split_query_separates_words_and_bigrams() -> None:
+    assert split_query(["광주", "#광주", "광주", "연산"]) == (["광주", "연산"], {"#광주"})
+
+
+def test_sentence_vectors_embed_each_text_once() -> None:
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.array([[float(len(t)), 1.0] for t in texts])
+
+    vectors = SentenceVectors(embed, size=2)
+    first = vectors(["a", "bb", "a"])
+    assert first.tolist() == [[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]]
+    vectors(["bb"])
+    assert calls == [["a", "bb"]]
+    vectors(["ccc"])  # evicts the least recently used ("a")
+    vectors(["a"])
+    assert calls[-1] == ["a"]
+
+
+def test_logistic_model_round_trips_through_json() -> None:
+    model = LogisticModel(("a", "b"), (1.0, -2.0), 0.5, (0.0, 1.0), (1.0, 2.0))
+    again = LogisticModel.from_json(model.to_json())
+    x = np.array([[1.0, 3.0]])
+    assert again.logit(x)[0] == pytest.approx(1.0 * 1.0 - 2.0 * 1.0 + 0.5)
+    assert 0.0 < again.probability(x)[0] < 1.0
+    with pytest.raises(ValueError, match="2 features but 1 weights"):
+        LogisticModel(("a", "b"), (1.0,), 0.0, (0.0, 0.0), (1.0, 1.0))
