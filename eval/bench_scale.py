@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.synthetic import DIM, ROOT, SEED, TokenStream, load_mixture, load_token_pool, random_unit
+from eval.synthetic import DIM, KORQUAD_DEV, ROOT, SEED, TokenStream, load_mixture, load_token_pool, random_unit
 
 ANN_CHOICES = ("auto", "flat", "hnsw", "ivf")
 K = 10
@@ -110,7 +110,7 @@ class SyntheticEmbedder:
 # --------------------------------------------------------------------------- generate + build
 
 
-def generate(n: int, kind: str, queries: int, work: Path) -> tuple[list[Any], np.ndarray]:
+def generate(n: int, kind: str, queries: int, work: Path, korquad: Path | None) -> tuple[list[Any], np.ndarray]:
     """Documents (one passage each) and a memory-mapped vector file; writes queries.npz for the measuring process."""
     import faiss
 
@@ -127,7 +127,7 @@ def generate(n: int, kind: str, queries: int, work: Path) -> tuple[list[Any], np
     log(f"vectors: {n:,} × {DIM} ({kind}) in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()
-    stream = TokenStream(load_token_pool())
+    stream = TokenStream(load_token_pool(korquad))
     documents = []
     for row, tokens in enumerate(stream.passages(n)):
         documents.append(Document(f"s{row:08d}", "", "synthetic", None, None, None, row_text(row, tokens)))
@@ -268,6 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ann", choices=ANN_CHOICES, default="auto")
     parser.add_argument("--vectors", choices=("realistic", "random"), default="realistic")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--korquad", type=Path, default=KORQUAD_DEV,
+                        help="KorQuAD 1.0 dev file whose paragraphs join the sentence pool ('none': corpus only)")
     parser.add_argument("--dir", type=Path, help="work directory (default var/bench-scale/<N>)")
     parser.add_argument("--keep", action="store_true", help="keep the index and vectors afterwards")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -285,7 +287,8 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True)
     try:
         started = time.perf_counter()
-        documents, vectors = generate(args.passages, args.vectors, args.queries, work)
+        korquad = None if str(args.korquad) == "none" else args.korquad
+        documents, vectors = generate(args.passages, args.vectors, args.queries, work, korquad)
         gen_s = time.perf_counter() - started
         build_s = build(documents, vectors, args.vectors, args.ann, work / "index")
         log(f"built in {build_s:.1f} s")

