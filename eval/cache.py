@@ -21,7 +21,8 @@ from pathlib import Path
 from eval.datasets import EvalDataset
 from index.embedders import BaseEmbedder, canonical_spec
 from index.errors import IndexMismatch, IndexNotFound
-from index.store import LoadedIndex, Progress, build_index, built_differently, chunking_record, load_index, read_manifest
+from index.manifest import CorpusRecord
+from index.store import LoadedIndex, Progress, build_index, built_differently, chunking_record, current_manifest, load_index
 from index.tokenizers import Tokenizer
 from ingest.documents import Document
 
@@ -71,10 +72,10 @@ def dataset_documents(dataset: EvalDataset) -> list[Document]:
 def is_reusable(directory: Path, dataset: EvalDataset, embedder: BaseEmbedder, tokenizer: Tokenizer, title_context: bool) -> bool:
     """True when `directory` holds an index of exactly this corpus, embedder, tokenizer and title setting."""
     try:
-        manifest = read_manifest(directory)
+        manifest = current_manifest(directory)
     except (IndexNotFound, IndexMismatch):
         return False
-    return manifest.get("corpus_hash") == dataset.content_hash and not built_differently(
+    return manifest.corpus.hash == dataset.content_hash and not built_differently(
         manifest,
         embedder=embedder.describe(),
         tokenizer=tokenizer.name,
@@ -104,7 +105,7 @@ def ensure_dataset_index(
         embedder,
         tokenizer,
         chunking=None,
-        corpus_digest=dataset.content_hash,
+        corpus=CorpusRecord(path=None, hash=dataset.content_hash),
         progress=progress,
         title_context=title_context,
     )

@@ -190,7 +190,7 @@ def evaluate(
         _print_results(run)
 
     if report is not None:
-        used_tokenizer = loaded.manifest.get("tokenizer", tokenizer)
+        used_tokenizer = loaded.manifest.tokenizer
         context = ReportContext(
             dataset_path=str(dataset),
             command_line=_command_line(
@@ -232,7 +232,7 @@ def _open_index(
     with _bar(err, "embedding passages") as (bar, task):
         cached = ensure_dataset_index(
             data, cache, embedder, tok, title_context,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=lambda stage, done, total: bar.update(task, description=stage, completed=done, total=total),
         )
     if cached.reused:
         note = f"reusing cached index {cached.directory}"

@@ -44,14 +44,15 @@ def index_summary(index: LoadedIndex) -> dict[str, Any]:
     m = index.manifest
     return {
         "directory": str(Path(index.directory)),
-        "embedder": m.get("embedder", {}).get("model") or m.get("embedder", {}).get("spec"),
-        "tokenizer": m.get("tokenizer"),
-        "chunking": m.get("chunking"),
-        "title_context": m.get("title_context"),
-        "documents": m.get("counts", {}).get("documents"),
-        "chunks": m.get("counts", {}).get("chunks"),
-        "corpus_hash": str(m.get("corpus_hash", ""))[:16],
-        "created": m.get("created"),
+        "embedder": m.embedder.model or m.embedder.spec,
+        "tokenizer": m.tokenizer,
+        "chunking": m.chunking.model_dump(),
+        "title_context": m.title_context,
+        "ann": m.ann.model_dump(),
+        "documents": m.counts.documents,
+        "chunks": m.counts.chunks,
+        "corpus_hash": m.corpus.hash[:16],
+        "created": m.created,
     }
 
 

@@ -1,59 +1,161 @@
-"""BM25 over pre-tokenized passages, backed by bm25s (sparse matrices, saved as plain files)."""
+"""Okapi BM25 (Lucene's idf) over pre-tokenized passages, built and scored for large corpora.
+
+The index is a token-major sparse matrix of precomputed per-(token, passage) scores, the layout
+bm25s uses: for token t, passages `indices[indptr[t]:indptr[t+1]]` with scores `data[...]`. It is
+built with vectorised numpy (no per-token Python loop; document frequencies are the column
+lengths) and saved as plain .npy files that load memory-mapped: a query reads only the postings of
+its own tokens. Scores equal bm25s's `lucene` method (tested against it):
+
+    score(q, d) = Σ_{t ∈ q} idf(t) · tf / (tf + k1 · (1 − b + b · |d| / avgdl)),
+    idf(t) = ln(1 + (N − df + 0.5) / (df + 0.5))
+"""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-DF_FILE = "df.json"
+PARAMS_FILE = "params.json"
+VOCAB_FILE = "vocab.json"
+ARRAYS = ("data", "indices", "indptr")
+EMPTY_PASSAGE_TOKEN = "\x00"  # an empty passage still has length 1 (as bm25s counts it); no query has it
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    k1: float = 1.2
+    b: float = 0.75
+
+
+class BM25Builder:
+    """Collects passages' tokens as integer ids (a million passages fit in memory), then builds."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._ids: list[np.ndarray] = []
+
+    def add(self, tokens: Sequence[str]) -> None:
+        vocab = self.vocab
+        ids = [vocab.setdefault(t, len(vocab)) for t in (tokens or (EMPTY_PASSAGE_TOKEN,))]
+        self._ids.append(np.asarray(ids, dtype=np.int32))
+
+    def add_all(self, token_lists: Iterable[Sequence[str]]) -> BM25Builder:
+        for tokens in token_lists:
+            self.add(tokens)
+        return self
+
+    def build(self, params: BM25Params | None = None) -> BM25Index:
+        params = params or BM25Params()
+        n_docs, n_vocab = len(self._ids), len(self.vocab)
+        lengths = np.fromiter((len(ids) for ids in self._ids), dtype=np.int64, count=n_docs)
+        if n_docs == 0:
+            empty_ptr = np.zeros(n_vocab + 1, dtype=np.int64)
+            return BM25Index(np.zeros(0, np.float32), np.zeros(0, np.int32), empty_ptr, dict(self.vocab), 0, params)
+        tokens = np.concatenate(self._ids).astype(np.int64)
+        docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+        # One (token, passage) pair per distinct occurrence, sorted token-major then by passage.
+        pairs, tf = np.unique(tokens * n_docs + docs, return_counts=True)
+        del tokens, docs
+        token_of, doc_of = np.divmod(pairs, n_docs)
+        del pairs
+        df = np.bincount(token_of, minlength=n_vocab)
+        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        norm = params.k1 * ((1 - params.b) + params.b * lengths[doc_of] / lengths.mean())
+        tf = tf.astype(np.float32)
+        data = (idf[token_of] * (tf / (norm + tf))).astype(np.float32)
+        indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        return BM25Index(data, doc_of.astype(np.int32), indptr, dict(self.vocab), n_docs, params)
 
 
 class BM25Index:
-    """Scores every passage for a tokenized query; also keeps document frequencies for highlighting."""
+    """Scores passages for a tokenized query; `top` returns the best rows without sorting them all."""
 
-    def __init__(self, retriever: object, df: dict[str, int], n_docs: int) -> None:
-        self._retriever = retriever
-        self._vocab: dict[str, int] = getattr(retriever, "vocab_dict", {}) or {}
-        self.df = df
+    def __init__(
+        self,
+        data: np.ndarray,
+        indices: np.ndarray,
+        indptr: np.ndarray,
+        vocab: dict[str, int],
+        n_docs: int,
+        params: BM25Params,
+    ) -> None:
+        self.data, self.indices, self.indptr = data, indices, indptr
+        self.vocab = vocab
         self.n_docs = n_docs
+        self.params = params
+        self._df = np.diff(np.asarray(indptr))
 
     @classmethod
-    def build(cls, token_lists: Sequence[list[str]], k1: float = 1.2, b: float = 0.75) -> BM25Index:
-        import bm25s
+    def build(cls, token_lists: Iterable[Sequence[str]], params: BM25Params | None = None) -> BM25Index:
+        return BM25Builder().add_all(token_lists).build(params)
 
-        retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
-        # bm25s needs at least one token per passage; an empty passage gets a token no query has.
-        retriever.index([tokens or ["\x00"] for tokens in token_lists], show_progress=False)
-        df: Counter[str] = Counter()
-        for tokens in token_lists:
-            df.update(set(tokens))
-        return cls(retriever, dict(df), len(token_lists))
-
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
-        self._retriever.save(str(directory))  # type: ignore[attr-defined]
-        (directory / DF_FILE).write_text(json.dumps({"n_docs": self.n_docs, "df": self.df}, ensure_ascii=False))
+        written = []
+        for name in ARRAYS:
+            path = directory / f"{name}.npy"
+            np.save(path, getattr(self, name))
+            written.append(path)
+        tokens = [""] * len(self.vocab)
+        for token, i in self.vocab.items():
+            tokens[i] = token
+        (directory / VOCAB_FILE).write_text(json.dumps(tokens, ensure_ascii=False), encoding="utf-8")
+        params = {"k1": self.params.k1, "b": self.params.b, "n_docs": self.n_docs}
+        (directory / PARAMS_FILE).write_text(json.dumps(params), encoding="utf-8")
+        return [*written, directory / VOCAB_FILE, directory / PARAMS_FILE]
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index:
-        import bm25s
-
-        retriever = bm25s.BM25.load(str(directory))
-        meta = json.loads((directory / DF_FILE).read_text())
-        return cls(retriever, meta["df"], int(meta["n_docs"]))
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
+        tokens = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+        params = json.loads((directory / PARAMS_FILE).read_text(encoding="utf-8"))
+        vocab = {token: i for i, token in enumerate(tokens)}
+        return cls(
+            arrays["data"], arrays["indices"], arrays["indptr"], vocab, int(params["n_docs"]),
+            BM25Params(float(params["k1"]), float(params["b"])),
+        )
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every passage (zeros when no query token is in the vocabulary)."""
-        known = [t for t in query_tokens if t in self._vocab]
-        if not known:
+        """BM25 score of every passage (zeros when no query token is in the vocabulary).
+
+        A token repeated in the query counts again, as in bm25s."""
+        ids = [self.vocab[t] for t in query_tokens if t in self.vocab]
+        if not ids:
             return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
+        spans = [(int(self.indptr[i]), int(self.indptr[i + 1])) for i in ids]
+        rows = np.concatenate([self.indices[s:e] for s, e in spans])
+        weights = np.concatenate([self.data[s:e] for s, e in spans])
+        return np.bincount(rows, weights=weights, minlength=self.n_docs).astype(np.float32)
 
     def idf(self, token: str) -> float:
-        """Lucene-style idf, used to weigh query words when picking the sentence to highlight."""
-        df = self.df.get(token, 0)
-        return float(np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)))
+        """Lucene-style idf of a token (0 documents for an unknown one)."""
+        i = self.vocab.get(token)
+        df = int(self._df[i]) if i is not None else 0
+        return float(np.log1p((self.n_docs - df + 0.5) / (df + 0.5)))
+
+    def max_score(self, token: str) -> float:
+        """The highest score the token alone gives any passage (0 for an unknown token)."""
+        i = self.vocab.get(token)
+        if i is None or self.indptr[i] == self.indptr[i + 1]:
+            return 0.0
+        return float(np.max(self.data[int(self.indptr[i]) : int(self.indptr[i + 1])]))
+
+
+def top_rows(scores: np.ndarray, depth: int) -> np.ndarray:
+    """Rows of the `depth` highest positive scores, best first, equal scores lower row first.
+
+    Only passages with a positive score are considered; when there are more than `depth`, a
+    partition finds the cut-off score and only the rows at or above it are sorted.
+    """
+    positive = np.flatnonzero(scores > 0)
+    if positive.size > depth:
+        values = scores[positive]
+        cutoff = np.partition(values, positive.size - depth)[positive.size - depth]
+        positive = positive[values >= cutoff]  # every tie at the cut-off stays a candidate
+    order = np.lexsort((positive, -scores[positive]))
+    return positive[order[:depth]]

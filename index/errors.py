@@ -17,3 +17,11 @@ class EmptyQuery(AihubQaError):
 
 class InvalidSetting(AihubQaError):
     """An embedder spec, tokenizer name, mode or fusion the product does not know."""
+
+
+class NotAnIndexDirectory(AihubQaError):
+    """`--index` names a file, or a non-empty directory that is not an aihub-qa index."""
+
+
+class IndexLocked(AihubQaError):
+    """Another build holds the lock of the index directory."""

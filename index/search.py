@@ -1,47 +1,29 @@
-"""Answer a question with ranked passages: dense (FAISS), BM25, or a fusion of both.
+"""Answer a question with ranked passages: dense, BM25, or a fusion of both (index/fusion.py).
 
-Fusions (for mode ``hybrid``):
-- ``convex``: per query, each retriever's scores over the union of both candidate lists are
-  min-max normalised to [0, 1]; fused = w·bm25 + (1−w)·dense.
-- ``rrf``: reciprocal rank fusion, Σ 1/(k + rank) over the retrievers that returned the passage.
-Ties always break by index row (corpus order), so results are reproducible.
+The question is embedded once and tokenized once; the vector and tokens are passed down to the
+retrievers (index/retrievers.py) and kept in the result for whoever needs them next.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from index.embedders import BaseEmbedder
 from index.errors import EmptyQuery, InvalidSetting
+from index.fusion import FUSIONS, FusionConfig, fuse, order, scores_for
 from index.highlight import best_sentence
-from index.store import LoadedIndex
+from index.backend import SearchBackend
+from index.retrievers import Ranked
 from index.tokenizers import Tokenizer, make_tokenizer
 from ingest.documents import Chunk, Document
 
 Mode = Literal["hybrid", "dense", "bm25"]
-Fusion = Literal["convex", "rrf"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
-FUSIONS: tuple[str, ...] = ("convex", "rrf")
-
-
-@dataclass(frozen=True)
-class FusionConfig:
-    method: str = "convex"
-    bm25_weight: float = 0.6  # convex only: weight of BM25 (dense gets 1 − weight)
-    rrf_k: int = 60
-    candidates: int = 50  # passages taken from each retriever before fusing
-
-    def __post_init__(self) -> None:
-        if self.method not in FUSIONS:
-            raise InvalidSetting(f"unknown fusion '{self.method}'; use {' or '.join(FUSIONS)}")
-        if not 0.0 <= self.bm25_weight <= 1.0:
-            raise InvalidSetting(f"bm25 weight must be between 0 and 1, got {self.bm25_weight}")
-        if self.rrf_k < 1 or self.candidates < 1:
-            raise InvalidSetting("rrf_k and candidates must be positive")
+__all__ = ["FUSIONS", "MODES", "FusionConfig", "Hit", "SearchResult", "Searcher"]
 
 
 @dataclass(frozen=True)
@@ -63,22 +45,29 @@ class SearchResult:
     mode: str
     hits: list[Hit]
     took_ms: float
+    query_tokens: list[str] = field(default_factory=list)
+    query_vector: np.ndarray | None = None  # None in bm25 mode
 
 
 class Searcher:
     """Holds a loaded index, its embedder and tokenizer; safe to share between threads."""
 
-    def __init__(self, index: LoadedIndex, embedder: BaseEmbedder, fusion: FusionConfig | None = None) -> None:
+    def __init__(self, index: SearchBackend, embedder: BaseEmbedder, fusion: FusionConfig | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
-        self.tokenizer: Tokenizer = make_tokenizer(index.manifest["tokenizer"])
+        self.tokenizer: Tokenizer = make_tokenizer(index.manifest.tokenizer)
+        self.dense = index.dense
+        self.sparse = index.sparse
 
     @property
     def size(self) -> int:
-        return len(self.index.chunks)
+        return self.index.size
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> SearchResult:
+    def search(
+        self, question: str, k: int = 5, mode: str = "hybrid", query_vector: np.ndarray | None = None
+    ) -> SearchResult:
+        """`query_vector`, when given, is used instead of embedding the question."""
         started = time.perf_counter()
         question = question.strip()
         if not question:
@@ -87,88 +76,54 @@ class Searcher:
             raise InvalidSetting(f"unknown mode '{mode}'; use {', '.join(MODES)}")
         if k < 1:
             raise InvalidSetting(f"k must be at least 1, got {k}")
-        query_tokens = self.tokenizer.tokenize(question)
-        n = self.size
-        depth = min(max(k, self.fusion.candidates), n)
-
-        dense: dict[int, float] = {}
-        dense_rank: dict[int, int] = {}
-        bm25: dict[int, float] = {}
-        bm25_rank: dict[int, int] = {}
-        all_bm25: np.ndarray | None = None
-        if n and mode in ("dense", "hybrid"):
-            qvec = self.embedder.embed_query(question)
-            scores, rows = self.index.faiss_index.search(qvec.reshape(1, -1), depth)
-            ranked = _order([(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0])
-            for rank, (row, score) in enumerate(ranked, 1):
-                dense[row], dense_rank[row] = score, rank
-        if n and mode in ("bm25", "hybrid"):
-            all_bm25 = self.index.bm25.scores(query_tokens)
-            top = np.argsort(-all_bm25, kind="stable")[:depth]
-            ranked = [(int(r), float(all_bm25[r])) for r in top if all_bm25[r] > 0]
-            for rank, (row, score) in enumerate(ranked, 1):
-                bm25[row], bm25_rank[row] = score, rank
+        tokens = self.tokenizer.tokenize(question)
+        depth = min(max(k, self.fusion.candidates), self.size)
+        uses_dense = mode in ("dense", "hybrid")
+        qvec = None
+        if uses_dense:
+            qvec = query_vector if query_vector is not None else self.embedder.embed_query(question)
+        dense = self.dense.search(qvec, depth) if uses_dense and depth else Ranked.empty()
+        sparse = self.sparse.search(tokens, depth) if mode in ("bm25", "hybrid") and depth else Ranked.empty()
 
         if mode == "dense":
-            fused = list(dense.items())
+            ranked = order(list(zip(dense.rows.tolist(), dense.scores.tolist())))
         elif mode == "bm25":
-            fused = list(bm25.items())
+            ranked = order(list(zip(sparse.rows.tolist(), sparse.scores.tolist())))
         else:
-            fused = self._fuse(question, dense, dense_rank, bm25, bm25_rank, all_bm25)
-        ranked_rows = _order(fused)[:k]
+            ranked = fuse(dense, sparse, self.fusion)
+        ranked = ranked[:k]
+        hits = self._hits(ranked, mode, dense, sparse, tokens)
+        took = (time.perf_counter() - started) * 1000
+        return SearchResult(question, mode, hits, took, tokens, qvec)
 
-        hits: list[Hit] = []
-        for rank, (row, score) in enumerate(ranked_rows, 1):
-            chunk = self.index.chunks[row]
-            span = best_sentence(chunk.text, query_tokens, self.tokenizer.tokenize, self.index.bm25.idf)
+    def _hits(
+        self, ranked: list[tuple[int, float]], mode: str, dense: Ranked, sparse: Ranked, tokens: list[str]
+    ) -> list[Hit]:
+        rows = np.array([row for row, _ in ranked], dtype=np.int64)
+        dense_scores = scores_for(dense, rows) if mode != "bm25" else None
+        bm25_scores = scores_for(sparse, rows) if mode != "dense" else None
+        dense_ranks, bm25_ranks = dense.ranks(), sparse.ranks()
+        chunks = self.index.records.chunks_at(rows.tolist()) if rows.size else []
+        hits = []
+        for i, ((row, score), chunk) in enumerate(zip(ranked, chunks)):
+            span = best_sentence(chunk.text, tokens, self.tokenizer.tokenize, self.index.idf)
             hits.append(
                 Hit(
-                    rank=rank,
+                    rank=i + 1,
                     score=score,
-                    dense_score=dense.get(row) if mode != "bm25" else None,
-                    bm25_score=(float(all_bm25[row]) if all_bm25 is not None else None) if mode != "dense" else None,
-                    dense_rank=dense_rank.get(row),
-                    bm25_rank=bm25_rank.get(row),
+                    dense_score=None if dense_scores is None else float(dense_scores[i]),
+                    bm25_score=None if bm25_scores is None else float(bm25_scores[i]),
+                    dense_rank=dense_ranks.get(row),
+                    bm25_rank=bm25_ranks.get(row),
                     chunk=chunk,
-                    document=self.index.documents[chunk.doc_id],
+                    document=self._document(chunk.doc_id),
                     highlight=span,
                 )
             )
-        return SearchResult(question, mode, hits, (time.perf_counter() - started) * 1000)
+        return hits
 
-    def _fuse(
-        self,
-        question: str,
-        dense: dict[int, float],
-        dense_rank: dict[int, int],
-        bm25: dict[int, float],
-        bm25_rank: dict[int, int],
-        all_bm25: np.ndarray | None,
-    ) -> list[tuple[int, float]]:
-        rows = sorted(set(dense) | set(bm25))
-        if self.fusion.method == "rrf":
-            k = self.fusion.rrf_k
-            return [
-                (row, sum(1.0 / (k + r[row]) for r in (dense_rank, bm25_rank) if row in r)) for row in rows
-            ]
-        # Convex: exact scores of both retrievers for every candidate, then min-max per query.
-        qvec = self.embedder.embed_query(question)
-        for row in rows:
-            if row not in dense:
-                dense[row] = float(self.index.vectors[row] @ qvec)
-        d = _minmax(np.array([dense[r] for r in rows], dtype=np.float64))
-        b = _minmax(np.array([float(all_bm25[r]) if all_bm25 is not None else 0.0 for r in rows], dtype=np.float64))
-        w = self.fusion.bm25_weight
-        return [(row, float(w * b[i] + (1 - w) * d[i])) for i, row in enumerate(rows)]
-
-
-def _minmax(x: np.ndarray) -> np.ndarray:
-    if x.size == 0:
-        return x
-    lo, hi = float(x.min()), float(x.max())
-    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
-
-
-def _order(pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
-    """Highest score first; equal scores keep corpus order (lower row first)."""
-    return sorted(pairs, key=lambda p: (-p[1], p[0]))
+    def _document(self, doc_id: str) -> Document:
+        doc = self.index.records.document(doc_id)
+        if doc is None:  # a chunk always has its document; a backend that says otherwise is damaged
+            raise LookupError(f"document {doc_id} of a retrieved chunk is missing from the index")
+        return doc

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from index.errors import InvalidSetting
@@ -121,3 +122,52 @@ class MecabBigramTokenizer:
 
 
 TOKENIZERS["mecab+bigram"] = MecabBigramTokenizer
+
+
+PARALLEL_FROM = 2_000  # passages; below this, starting worker processes costs more than it saves
+_BATCH = 256
+_worker_tokenizer: Tokenizer | None = None
+
+
+def _start_worker(name: str) -> None:
+    global _worker_tokenizer
+    _worker_tokenizer = make_tokenizer(name)
+
+
+def _tokenize_batch(texts: list[str]) -> list[list[str]]:
+    assert _worker_tokenizer is not None  # set by the pool's initializer
+    return [_worker_tokenizer.tokenize(t) for t in texts]
+
+
+def tokenize_many(
+    tokenizer: Tokenizer, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
+) -> Iterator[list[str]]:
+    """Tokenize passages in order, on every core for a large corpus and a named tokenizer.
+
+    Worker processes each load their own analyzer (MeCab is not thread-safe and holds the GIL);
+    a tokenizer object that is not one of TOKENIZERS runs in this process.
+    """
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    total = len(texts)
+    workers = min(os.cpu_count() or 1, 4)
+    named = type(tokenizer) is TOKENIZERS.get(tokenizer.name)
+    if total < PARALLEL_FROM or workers < 2 or not named:
+        for i, text in enumerate(texts):
+            yield tokenizer.tokenize(text)
+            if progress and (i + 1) % _BATCH == 0:
+                progress(i + 1, total)
+    else:
+        batches = [list(texts[i : i + _BATCH]) for i in range(0, total, _BATCH)]
+        ctx = get_context("spawn")  # never fork a process that may hold OpenMP or torch threads
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker, initargs=(tokenizer.name,)) as pool:
+            done = 0
+            for result in pool.map(_tokenize_batch, batches):
+                yield from result
+                done += len(result)
+                if progress:
+                    progress(done, total)
+    if progress:
+        progress(total, total)

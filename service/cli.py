@@ -47,31 +47,47 @@ def load_settings(**overrides: object) -> Settings:
         fail(f"bad setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}", 2)
 
 
+def build_with_progress(settings: Settings, embedder: object) -> object:
+    """Build the configured index with a progress bar per stage (embedding, tokenizing, dense index)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from service import runtime
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as bar:
+        tasks: dict[str, object] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+        return runtime.build(settings, embedder, progress=progress)  # type: ignore[arg-type]
+
+
 @app.command()
 def build(
     corpus: Annotated[Path | None, typer.Option("--corpus", help="Directory of raw articles (*.txt).")] = None,
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
 ) -> None:
-    """Clean, chunk and embed the corpus into an index directory (unchanged chunks are reused)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    """Clean, chunk and embed the corpus into an index directory (unchanged chunks are reused).
 
+    The new index replaces the old one in one step once it is complete; a build that is
+    interrupted resumes its embedding work on the next run."""
     from service import runtime
 
     settings = load_settings(corpus_dir=corpus, index_dir=index, embedder=embedder)
     try:
         emb = runtime.embedder_from(settings)
-        with Progress(
-            TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=err, transient=True, disable=not err.is_terminal,
-        ) as bar:
-            task = bar.add_task("embed", total=None)
-            report = runtime.build(settings, emb, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        report = build_with_progress(settings, emb)
     except AihubQaError as exc:
         fail(str(exc))
     out.print(
         f"built {report.index_dir}: {report.documents} documents, {report.chunks} chunks "
-        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s"
+        f"({report.embedded} embedded, {report.reused} reused, {report.ann} search) in {report.seconds:.1f} s"
     )
 
 
@@ -129,33 +145,37 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port (0: any free port).")] = 8000,
     index: IndexOpt = None,
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="Directory of raw articles the index is built from (default: corpus).")
+    ] = None,
     embedder: EmbedderOpt = None,
 ) -> None:
-    """Serve the HTTP API and the chat page; first builds the index from the corpus if it is missing or stale."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """Serve the HTTP API and the chat page; first builds the index from the corpus if it is missing or stale.
 
+    An index built from another corpus is never rebuilt: pass that corpus with --corpus."""
     from ingest.errors import CorpusNotFound
     from service import runtime, server
     from service.app import create_app
 
     if not 0 <= port <= 65535:
         fail(f"--port must be between 0 and 65535, got {port}", 2)
-    settings = load_settings(index_dir=index, embedder=embedder)
+    settings = load_settings(index_dir=index, corpus_dir=corpus, embedder=embedder)
     try:
         emb = runtime.embedder_from(settings)
-        try:
-            stale = runtime.index_is_stale(settings)
-        except CorpusNotFound as exc:  # no corpus to rebuild from: serve the index as it is, if any
-            err.print(f"warning: {exc}; serving the index at {settings.index_dir} as it is", markup=False)
+        elsewhere = runtime.other_corpus(settings)
+        if elsewhere:  # never rebuild an index of another corpus from this one
+            hint = "pass that corpus with --corpus to keep it up to date"
+            err.print(f"warning: {elsewhere}; serving it as it is ({hint})", markup=False)
             stale = False
+        else:
+            try:
+                stale = runtime.index_is_stale(settings)
+            except CorpusNotFound as exc:  # no corpus to rebuild from: serve the index as it is, if any
+                err.print(f"warning: {exc}; serving the index at {settings.index_dir} as it is", markup=False)
+                stale = False
         if stale:
             err.print(f"building the index at {settings.index_dir} from {settings.corpus_dir} …", markup=False)
-            with Progress(
-                TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(),
-                console=err, transient=True, disable=not err.is_terminal,
-            ) as bar:
-                task = bar.add_task("embed", total=None)
-                report = runtime.build(settings, emb, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            report = build_with_progress(settings, emb)
             built = f"{report.documents} documents, {report.chunks} chunks in {report.seconds:.1f} s"
             err.print(f"built {report.index_dir}: {built}", markup=False)
         searcher = runtime.open_searcher(settings, emb)

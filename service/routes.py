@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from service.deps import SearcherDep, SettingsDep, StateDep, get_searcher, require_json
 from service.errors_http import DocumentNotFound, ErrorBody, shown
-from service.schemas import AskRequest, AskResponse, DocumentDetail, DocumentSummary, document_summary, response_from_result
+from service.schemas import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    AskRequest,
+    AskResponse,
+    DocumentDetail,
+    DocumentPage,
+    document_summary,
+    response_from_result,
+)
 from service.validation import check_ask
 
 
@@ -36,10 +45,17 @@ def ask(body: AskRequest, request: Request, searcher: SearcherDep, settings: Set
     return response_from_result(searcher.search(body.question, k=k, mode=body.mode))
 
 
-@api.get("/documents", response_model=list[DocumentSummary], summary="List the indexed articles")
-def list_documents(searcher: SearcherDep) -> list[DocumentSummary]:
-    counts = searcher.index.chunk_counts
-    return [document_summary(doc, counts.get(doc.id, 0)) for doc in searcher.index.documents.values()]
+@api.get("/documents", response_model=DocumentPage, responses=_errors(422), summary="List the indexed articles, a page at a time")
+def list_documents(
+    searcher: SearcherDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="documents per page")] = DEFAULT_PAGE,
+    offset: Annotated[int, Query(ge=0, description="documents to skip (corpus order)")] = 0,
+) -> DocumentPage:
+    """Documents in corpus order, without their text; `total` counts them all."""
+    records = searcher.index.records
+    rows = records.documents_page(offset, limit) if offset < records.n_documents else []
+    page = [document_summary(doc, chunks) for doc, chunks in rows]
+    return DocumentPage(total=records.n_documents, limit=limit, offset=offset, documents=page)
 
 
 @api.get(
@@ -49,10 +65,10 @@ def list_documents(searcher: SearcherDep) -> list[DocumentSummary]:
     summary="One article: metadata and the cleaned text that citations point into",
 )
 def get_document(doc_id: str, searcher: SearcherDep) -> DocumentDetail:
-    doc = searcher.index.documents.get(doc_id)
+    doc = searcher.index.records.document(doc_id)
     if doc is None:
         raise DocumentNotFound(f"no document with id {shown(doc_id)}; GET /api/documents lists them")
-    summary = document_summary(doc, searcher.index.chunk_counts.get(doc.id, 0))
+    summary = document_summary(doc, searcher.index.records.chunk_count(doc.id))
     return DocumentDetail(**summary.model_dump(), text=doc.text)
 
 

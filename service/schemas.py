@@ -67,6 +67,17 @@ class DocumentSummary(BaseModel):
     chunks: int
 
 
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+class DocumentPage(BaseModel):
+    total: int = Field(description="documents in the index")
+    limit: int
+    offset: int
+    documents: list[DocumentSummary]
+
+
 class DocumentDetail(DocumentSummary):
     text: str
 

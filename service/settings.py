@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(48, ge=0)
     title_context: bool = False
 
+    ann: Literal["auto", "flat", "hnsw", "ivf"] = "auto"  # index/ann.py: exact below 50,000 passages
+    ann_ef_search: int | None = Field(None, ge=1)  # hnsw search breadth; None: as recorded in the manifest
+    ann_nprobe: int | None = Field(None, ge=1)  # ivf cells searched; None: as recorded
+
     fusion: Literal["convex", "rrf"] = "convex"
     bm25_weight: float = Field(0.6, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)

@@ -24,7 +24,7 @@ def built(small_corpus: Path, tmp_path: Path) -> Path:
     index = tmp_path / "idx"
     proc = run("build", "--corpus", str(small_corpus), "--index", str(index), "--embedder", "hash:32")
     assert proc.returncode == 0, proc.stderr
-    assert f"built {index}: 3 documents, " in proc.stdout and " embedded, 0 reused) in " in proc.stdout
+    assert f"built {index}: 3 documents, " in proc.stdout and " embedded, 0 reused, flat search) in " in proc.stdout
     return index
 
 
@@ -90,7 +90,7 @@ def test_settings_come_from_the_environment(small_corpus: Path, tmp_path: Path) 
     env = {"AIHUB_QA_INDEX_DIR": str(tmp_path / "env-idx"), "AIHUB_QA_EMBEDDER": "hash:8", "AIHUB_QA_CORPUS_DIR": str(small_corpus),
            "AIHUB_QA_DEFAULT_K": "1"}
     assert run("build", env=env).returncode == 0
-    assert (tmp_path / "env-idx" / "manifest.json").is_file()
+    assert (tmp_path / "env-idx" / "current" / "manifest.json").is_file()
     proc = run("ask", "서울 날씨", "--json", env=env)
     passages = json.loads(proc.stdout)["passages"]
     assert proc.returncode == 0 and len(passages) == 1 and passages[0]["citation"]["doc_id"] == "c"
@@ -107,3 +107,30 @@ def test_real_model_end_to_end_on_the_bundled_corpus(corpus_dir: Path, tmp_path:
     assert "155명" in top["text"] and top["citation"]["doc_id"] == "001_7b68b981ea3af823"
     assert "155명" in top["text"][top["highlight"]["start"] : top["highlight"]["end"]]
     assert top["scores"]["dense"] is not None and top["scores"]["bm25"] is not None
+
+
+def test_build_into_a_folder_of_other_files_is_refused_and_touches_nothing(small_corpus: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "report.pdf").write_bytes(b"%PDF")
+
+    proc = run("build", "--corpus", str(small_corpus), "--index", str(folder), "--embedder", "hash:32")
+
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: {folder} is not an aihub-qa index and is not empty ")
+    assert len(proc.stderr.splitlines()) == 1
+    assert [p.name for p in folder.iterdir()] == ["report.pdf"] and (folder / "report.pdf").read_bytes() == b"%PDF"
+
+
+def test_build_with_an_approximate_index_from_the_environment(small_corpus: Path, tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    proc = run("build", "--corpus", str(small_corpus), "--index", str(index), "--embedder", "hash:32",
+               env={"AIHUB_QA_ANN": "hnsw"})
+    assert proc.returncode == 0, proc.stderr
+    assert ", hnsw search) in " in proc.stdout
+    asked = run("ask", "사관학교 수료생", "--index", str(index), "--embedder", "hash:32", "--json",
+                env={"AIHUB_QA_ANN_EF_SEARCH": "16"})
+    assert asked.returncode == 0 and json.loads(asked.stdout)["passages"]
+
+    bad = run("build", "--corpus", str(small_corpus), "--index", str(index), env={"AIHUB_QA_ANN": "lsh"})
+    assert bad.returncode == 2 and bad.stderr.startswith("error: bad setting ann: ")

@@ -48,21 +48,22 @@ def test_dataset_documents_keep_ids_and_titles() -> None:
 
 def test_built_once_then_reused(tmp_path: Path) -> None:
     emb, tok = HashEmbedder(16), make_tokenizer("bigram")
-    progress: list[tuple[int, int]] = []
-    first = ensure_dataset_index(dataset(), tmp_path, emb, tok, progress=lambda d, t: progress.append((d, t)))
+    progress: list[tuple[str, int, int]] = []
+    first = ensure_dataset_index(dataset(), tmp_path, emb, tok, progress=lambda s, d, t: progress.append((s, d, t)))
     assert (first.reused, first.embedded) == (False, 3)
-    assert progress[0] == (0, 3) and progress[-1] == (3, 3)
+    embedding = [(d, t) for s, d, t in progress if s == "embedding passages"]
+    assert embedding[0] == (0, 3) and embedding[-1] == (3, 3)
     assert first.directory == tmp_path / "abababababababab-hash-16-bigram"
-    manifest = json.loads((first.directory / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["chunking"] == {"whole_documents": True}
-    assert manifest["corpus_hash"] == HASH
+    manifest = json.loads((first.directory / "current" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["chunking"] == {"whole_documents": True, "max_tokens": None, "overlap_tokens": None, "separators": []}
+    assert manifest["corpus"] == {"path": None, "hash": HASH}
     assert [(c.id, c.doc_id, c.text) for c in first.index.chunks] == [(f"{p.id}#0000", p.id, p.text) for p in PASSAGES]
     assert first.index.documents["p00000"].title == "광주"
-    stamp = (first.directory / "vectors.faiss").stat().st_mtime_ns
+    stamp = (first.directory / "current" / "vectors.faiss").stat().st_mtime_ns
 
-    second = ensure_dataset_index(dataset(), tmp_path, emb, tok, progress=lambda d, t: pytest.fail("re-embedded"))
+    second = ensure_dataset_index(dataset(), tmp_path, emb, tok, progress=lambda s, d, t: pytest.fail("rebuilt"))
     assert (second.reused, second.embedded, second.directory) == (True, 0, first.directory)
-    assert (first.directory / "vectors.faiss").stat().st_mtime_ns == stamp
+    assert (first.directory / "current" / "vectors.faiss").stat().st_mtime_ns == stamp
     assert second.index.vectors.tolist() == first.index.vectors.tolist()
 
 
@@ -73,16 +74,16 @@ def test_other_tokenizer_or_title_setting_gets_its_own_directory(tmp_path: Path)
     c = ensure_dataset_index(dataset(), tmp_path, emb, make_tokenizer("bigram"), title_context=True)
     assert len({a.directory, b.directory, c.directory}) == 3
     assert not (a.reused or b.reused or c.reused)
-    assert json.loads((c.directory / "manifest.json").read_text(encoding="utf-8"))["title_context"] is True
+    assert json.loads((c.directory / "current" / "manifest.json").read_text(encoding="utf-8"))["title_context"] is True
 
 
 def test_changed_corpus_in_the_same_directory_is_rebuilt(tmp_path: Path) -> None:
     """A directory whose manifest disagrees (here: hand-edited corpus hash) is not trusted."""
     emb, tok = HashEmbedder(16), make_tokenizer("bigram")
     built = ensure_dataset_index(dataset(), tmp_path, emb, tok)
-    path = built.directory / "manifest.json"
+    path = built.directory / "current" / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest["corpus_hash"] = "something else"
+    manifest["corpus"]["hash"] = "something else"
     path.write_text(json.dumps(manifest), encoding="utf-8")
     assert not is_reusable(built.directory, dataset(), emb, tok, False)
     again = ensure_dataset_index(dataset(), tmp_path, emb, tok)
@@ -94,6 +95,6 @@ def test_changed_corpus_in_the_same_directory_is_rebuilt(tmp_path: Path) -> None
 def test_damaged_cache_is_rebuilt(tmp_path: Path) -> None:
     emb, tok = HashEmbedder(16), make_tokenizer("bigram")
     built = ensure_dataset_index(dataset(), tmp_path, emb, tok)
-    (built.directory / "chunks.jsonl").unlink()
+    (built.directory / "current" / "records.sqlite").unlink()
     again = ensure_dataset_index(dataset(), tmp_path, emb, tok)
     assert again.reused is False and len(again.index.chunks) == 3

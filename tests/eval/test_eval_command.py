@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import service.cli as cli
 from index.embedders import HashEmbedder
+from index.manifest import CorpusRecord
 from index.store import build_index
 from index.tokenizers import make_tokenizer
 from ingest.chunking import ChunkingConfig
@@ -91,14 +92,14 @@ def test_cache_is_reused_on_the_second_run(tmp_path: Path) -> None:
     # SQuAD passages have titles, so by default they are indexed with the title in front.
     assert directory.name.endswith("-hash-64-mecab-bigram-title")
     assert first.stderr.splitlines()[0] == f"indexed 4 passages into {directory} (4 embedded) in " + first.stderr.split(" in ")[-1].splitlines()[0]
-    manifest = (directory / "manifest.json").read_text(encoding="utf-8")
-    vectors = (directory / "vectors.faiss").stat().st_mtime_ns
+    manifest = (directory / "current" / "manifest.json").read_text(encoding="utf-8")
+    vectors = (directory / "current" / "vectors.faiss").stat().st_mtime_ns
 
     second = invoke(*args, "--cache", str(cache))
     assert second.exit_code == 0, second.stderr
     assert second.stderr.splitlines()[0] == f"reusing cached index {directory}"
-    assert (directory / "manifest.json").read_text(encoding="utf-8") == manifest
-    assert (directory / "vectors.faiss").stat().st_mtime_ns == vectors
+    assert (directory / "current" / "manifest.json").read_text(encoding="utf-8") == manifest
+    assert (directory / "current" / "vectors.faiss").stat().st_mtime_ns == vectors
     assert json.loads(second.stdout) == {**json.loads(first.stdout), "modes": {
         "bm25": {**json.loads(first.stdout)["modes"]["bm25"], "latency_ms": json.loads(second.stdout)["modes"]["bm25"]["latency_ms"]}
     }}
@@ -188,7 +189,7 @@ def test_jsonl_without_index_says_to_build(tmp_path: Path) -> None:
 def test_jsonl_is_evaluated_against_the_project_index(tmp_path: Path) -> None:
     docs = [Document(f"d{i}", t, "s", None, None, None, c) for i, (t, c, _) in enumerate(PARAGRAPHS)]
     index = tmp_path / "index"
-    build_index(docs, index, HashEmbedder(32), make_tokenizer("mecab+bigram"), ChunkingConfig(24, 0), "x")
+    build_index(docs, index, HashEmbedder(32), make_tokenizer("mecab+bigram"), ChunkingConfig(24, 0), CorpusRecord(path=None, hash="x"))
     gold = tmp_path / "gold.jsonl"
     gold.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
         {"id": "a", "question": "집적단지 사업비는 얼마인가?", "answers": ["4116억원"], "doc_ids": ["d1"]},

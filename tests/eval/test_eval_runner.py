@@ -22,6 +22,7 @@ from eval.runner import (
 )
 from index.embedders import HashEmbedder
 from index.search import FusionConfig, Searcher
+from index.manifest import CorpusRecord
 from index.store import build_index, load_index
 from index.tokenizers import make_tokenizer
 from ingest.chunking import ChunkingConfig
@@ -47,7 +48,7 @@ DOCS = [
 def small_index(tmp_path_factory: pytest.TempPathFactory):
     """Three one-passage documents, hash embedder, whitespace-free Korean bigram BM25."""
     directory = tmp_path_factory.mktemp("idx") / "index"
-    build_index(DOCS, directory, HashEmbedder(64), make_tokenizer("bigram"), None, "digest")
+    build_index(DOCS, directory, HashEmbedder(64), make_tokenizer("bigram"), None, CorpusRecord(path=None, hash="digest"))
     return load_index(directory, "hash:64")
 
 
@@ -254,7 +255,7 @@ def test_fresh_query_embedder_remembers_only_the_last_question() -> None:
 def test_every_mode_embeds_each_question_afresh(small_index) -> None:
     inner = CountingEmbedder()
     index_dir = small_index.directory.parent / "idx16"
-    build_index(DOCS, index_dir, HashEmbedder(16), make_tokenizer("bigram"), None, "digest")
+    build_index(DOCS, index_dir, HashEmbedder(16), make_tokenizer("bigram"), None, CorpusRecord(path=None, hash="digest"))
     ds = jsonl_dataset(EvalQuery("q1", "집적단지", ("집적단지",), ()), EvalQuery("q2", "인재", ("인재",), ()))
     specs = (
         ModeSpec("dense", "dense", FusionConfig()),
@@ -269,7 +270,7 @@ def test_every_mode_embeds_each_question_afresh(small_index) -> None:
 def test_chunked_jsonl_index_counts_chunks_as_units(tmp_path: Path) -> None:
     docs = [Document("long", "t", "s", None, None, None, " ".join(f"문장{i}번 내용입니다." for i in range(30)))]
     directory = tmp_path / "chunked"
-    build_index(docs, directory, HashEmbedder(16), make_tokenizer("bigram"), ChunkingConfig(16, 0), "d")
+    build_index(docs, directory, HashEmbedder(16), make_tokenizer("bigram"), ChunkingConfig(16, 0), CorpusRecord(path=None, hash="d"))
     index = load_index(directory, "hash:16")
     assert len(index.chunks) > 3
     ds = jsonl_dataset(EvalQuery("q", "문장29번", (), ("long",)))

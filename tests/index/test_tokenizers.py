@@ -37,3 +37,16 @@ def test_whitespace_baseline_keeps_particles() -> None:
 def test_unknown_tokenizer() -> None:
     with pytest.raises(InvalidSetting, match="unknown tokenizer 'kiwi'; use mecab, bigram, whitespace, mecab\\+bigram"):
         make_tokenizer("kiwi")
+
+
+def test_tokenize_many_on_several_processes_equals_one_by_one(monkeypatch) -> None:
+    import index.tokenizers as tokenizers
+
+    texts = [f"광주시는 {i}번째 인공지능 데이터센터를 짓는다. AI 사관학교 {i}기 수료생" for i in range(40)]
+    tokenizer = tokenizers.make_tokenizer("mecab+bigram")
+    expected = [tokenizer.tokenize(t) for t in texts]
+    monkeypatch.setattr(tokenizers, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(tokenizers, "_BATCH", 7)
+    seen: list[tuple[int, int]] = []
+    assert list(tokenizers.tokenize_many(tokenizer, texts, lambda d, t: seen.append((d, t)))) == expected
+    assert seen[-1] == (40, 40) and len(seen) > 2  # progress per batch from the worker pool

@@ -18,6 +18,7 @@ from service.app import create_app
 from service.deps import get_searcher
 from service.schemas import AskResponse, response_from_result
 from service.settings import Settings
+from tests.conftest import CORPUS
 
 QUESTION = "광주 AI 데이터센터의 연산 능력은 얼마인가?"
 ASK_JSON = {"question": QUESTION, "k": 3, "mode": "hybrid"}
@@ -78,14 +79,27 @@ def test_documents_lists_every_article_with_its_chunk_count(client: TestClient, 
     response = client.get("/api/documents")
 
     assert response.status_code == 200
-    listed = response.json()
-    assert [d["id"] for d in listed] == list(hash_searcher.index.documents)
+    page = response.json()
+    assert page["total"] == 5 and page["offset"] == 0 and page["limit"] == 100
+    listed = page["documents"]
+    assert [d["id"] for d in listed] == sorted(p.stem for p in CORPUS.glob("*.txt"))
     assert sum(d["chunks"] for d in listed) == hash_searcher.size
     first = listed[0]
     assert set(first) == {"id", "title", "source", "published", "author", "url", "chunks"}
     assert first["id"] == "000_edda6da89cf6a7e8"
     assert first["source"] == "무등일보" and first["published"] == "2022-01-02"
     assert first["chunks"] == sum(1 for c in hash_searcher.index.chunks if c.doc_id == first["id"])
+
+
+def test_documents_are_paginated_in_corpus_order(client: TestClient) -> None:
+    everything = [d["id"] for d in client.get("/api/documents").json()["documents"]]
+
+    pages = [client.get("/api/documents", params={"limit": 2, "offset": o}).json() for o in (0, 2, 4, 6)]
+
+    assert [[d["id"] for d in p["documents"]] for p in pages] == [everything[0:2], everything[2:4], everything[4:], []]
+    assert all(p["total"] == len(everything) for p in pages)
+    assert client.get("/api/documents", params={"limit": 0}).status_code == 422
+    assert client.get("/api/documents", params={"offset": -1}).status_code == 422
 
 
 def test_document_detail_has_metadata_and_cleaned_text(client: TestClient, hash_searcher: Searcher) -> None:
@@ -194,7 +208,7 @@ def test_searcher_can_be_replaced_with_dependency_overrides(hash_settings: Setti
     client = TestClient(app)
 
     assert client.post("/api/ask", json=ASK_JSON).status_code == 200
-    assert len(client.get("/api/documents").json()) == 5
+    assert client.get("/api/documents").json()["total"] == 5
 
 
 def test_openapi_documents_the_api_and_docs_page_is_served(client: TestClient) -> None:

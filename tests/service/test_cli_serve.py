@@ -96,7 +96,7 @@ def test_serve_builds_a_missing_index_then_answers(serve: Start, tmp_path: Path)
     building, built = served.err_lines(2)
     assert building == f"building the index at {tmp_path / 'index'} from {CORPUS} …"
     assert re.match(r"^built .*index: 5 documents, \d+ chunks in \d+\.\d s$", built)
-    assert (tmp_path / "index" / "manifest.json").is_file()
+    assert (tmp_path / "index" / "current" / "manifest.json").is_file()
 
     served.process.send_signal(signal.SIGINT)
     assert served.process.wait(timeout=20) == 0
@@ -171,6 +171,28 @@ def test_without_a_corpus_an_existing_index_is_served_as_it_is(serve: Start, tmp
     served = serve("--index", hash_index, "--embedder", "hash:64", AIHUB_QA_CORPUS_DIR=str(tmp_path / "gone"))
 
     assert served.err_lines(1)[0] == (
-        f"warning: corpus directory not found: {tmp_path / 'gone'}; serving the index at {hash_index} as it is"
+        f"warning: the index at {hash_index} was built from corpus {CORPUS.resolve()}, not from {tmp_path / 'gone'}; "
+        "serving it as it is (pass that corpus with --corpus to keep it up to date)"
     )
     assert httpx.get(served.url + "readyz", timeout=10).status_code == 200
+
+
+def test_an_index_of_another_corpus_is_served_not_rebuilt_from_the_default(serve: Start, tmp_path: Path) -> None:
+    other = tmp_path / "corpus2"
+    other.mkdir()
+    (other / "x.txt").write_text("부산항 물동량\n\n부산항의 올해 컨테이너 물동량은 2천만 개를 넘었다.", encoding="utf-8")
+    built = run_cli("build", "--corpus", str(other), "--index", str(tmp_path / "x"), "--embedder", "hash:64", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+
+    served = serve("--index", str(tmp_path / "x"), "--embedder", "hash:64")  # the default corpus is configured
+
+    assert not any(line.startswith("building") for line in served.stderr)
+    assert httpx.get(served.url + "api/documents", timeout=10).json()["total"] == 1
+    served.process.send_signal(signal.SIGINT)
+    served.process.wait(timeout=20)
+
+    # With --corpus naming the index's own corpus, a change there is rebuilt.
+    (other / "y.txt").write_text("광주 소식\n\n광주는 인공지능 중심도시를 만든다.", encoding="utf-8")
+    again = serve("--index", str(tmp_path / "x"), "--corpus", str(other), "--embedder", "hash:64")
+    assert again.err_lines(1)[0].startswith(f"building the index at {tmp_path / 'x'} from {other}")
+    assert httpx.get(again.url + "api/documents", timeout=10).json()["total"] == 2

@@ -1,0 +1,66 @@
+"""BM25: scores equal bm25s's Lucene variant; top rows without a full sort, ties in row order."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from index.bm25 import BM25Index, top_rows
+
+
+def _corpus(seed: int = 0, docs: int = 600) -> list[list[str]]:
+    rng = random.Random(seed)
+    vocab = [f"t{i}" for i in range(200)]
+    # Zipf-like: low ids are common, high ids rare; some passages are empty.
+    return [[vocab[min(int(rng.paretovariate(1.2)) - 1, 199)] for _ in range(rng.randint(0, 30))] for _ in range(docs)]
+
+
+def test_scores_equal_bm25s_lucene() -> None:
+    bm25s = pytest.importorskip("bm25s")
+    docs = _corpus()
+    ours = BM25Index.build(docs)
+    ref = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    ref.index([d or ["\x00"] for d in docs], show_progress=False)
+    rng = random.Random(1)
+    for _ in range(100):
+        query = [f"t{rng.randint(0, 220)}" for _ in range(rng.randint(1, 6))]  # some unknown words, some repeated
+        known = [t for t in query if t in ref.vocab_dict]
+        expected = np.asarray(ref.get_scores(known), dtype=np.float32) if known else np.zeros(len(docs), np.float32)
+        np.testing.assert_allclose(ours.scores(query), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_saved_index_loads_memory_mapped_with_the_same_scores(tmp_path) -> None:
+    docs = _corpus(2)
+    built = BM25Index.build(docs)
+    built.save(tmp_path / "bm25")
+    loaded = BM25Index.load(tmp_path / "bm25")
+    assert isinstance(loaded.data, np.memmap)
+    for query in (["t0"], ["t3", "t3", "t50"], ["없는말"]):
+        np.testing.assert_array_equal(loaded.scores(query), built.scores(query))
+    assert loaded.idf("t0") == built.idf("t0") and loaded.idf("없는말") == built.idf("없는말")
+
+
+def test_document_frequencies_and_idf() -> None:
+    index = BM25Index.build([["a", "a", "b"], ["a"], ["c"], []])
+    # a in 2 of 4 passages; the unknown word counts as in none.
+    assert index.idf("a") == pytest.approx(np.log(1 + (4 - 2 + 0.5) / (2 + 0.5)))
+    assert index.idf("zzz") == pytest.approx(np.log(1 + (4 + 0.5) / 0.5))
+    assert index.max_score("a") == pytest.approx(float(index.scores(["a"]).max()))
+
+
+def test_top_rows_equals_a_stable_full_sort() -> None:
+    rng = np.random.default_rng(0)
+    for depth in (1, 5, 50, 500):
+        # Few distinct values: many ties, also at the cut-off; zeros are never returned.
+        scores = rng.integers(0, 6, size=400).astype(np.float32)
+        full = [int(r) for r in np.argsort(-scores, kind="stable") if scores[r] > 0][:depth]
+        assert top_rows(scores, depth).tolist() == full
+
+
+def test_top_rows_breaks_ties_by_lower_row_first() -> None:
+    scores = np.array([1.0, 2.0, 2.0, 0.0, 2.0, 1.0], dtype=np.float32)
+    assert top_rows(scores, 2).tolist() == [1, 2]
+    assert top_rows(scores, 4).tolist() == [1, 2, 4, 0]
+    assert top_rows(np.zeros(3, np.float32), 2).tolist() == []
