@@ -39,6 +39,7 @@ as real questions share a few content words with the passage that answers them.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -389,26 +390,31 @@ class TokenStream:
     def passages(self, n: int) -> Iterator[str]:
         """The texts of passages 0..n-1 (each ~ a real chunk's length in tokens)."""
         rng = np.random.default_rng([self.seed, 3])
-        lengths = self.pool.lengths[rng.integers(len(self.pool.lengths), size=n)]
-        order = rng.permutation(len(self._templates))
-        position, copy = 0, 0
+        lengths = self.pool.lengths[rng.integers(len(self.pool.lengths), size=n)].tolist()
+        templates, sizes = self._templates, self._sizes.tolist()
+        order = rng.permutation(len(templates)).tolist()
+        position, copy, variants = 0, 0, 1
+        uniform: list[float] = []
         self._query_source = []
         for i in range(n):
-            target = int(lengths[i])
+            if len(uniform) < 64:  # random numbers drawn in blocks: one numpy call per ~1,000 draws
+                uniform = rng.random(4096).tolist()
+            target = lengths[i]
             parts: list[str] = []
             size = 0
             chosen: list[tuple[int, int]] = []
             while size < target:
                 if position == len(order):
                     position, copy = 0, copy + 1
-                    order = rng.permutation(len(self._templates))
-                s = int(order[position])
+                    variants = math.isqrt(copy + 1)
+                    order = rng.permutation(len(templates)).tolist()
+                s = order[position]
                 position += 1
-                v = int(rng.integers(int(np.sqrt(copy + 1)))) if copy else 0
-                parts.append(self._templates[s].format(v or ""))
-                size += int(self._sizes[s])
+                v = int(uniform.pop() * variants) if copy else 0
+                parts.append(templates[s].format(v or ""))
+                size += sizes[s]
                 chosen.append((s, v))
-            self._query_source.append(chosen[int(rng.integers(len(chosen)))])
+            self._query_source.append(chosen[int(uniform.pop() * len(chosen))])
             yield " ".join(parts)
 
     def query(self, passage: int, seed: int = 0) -> list[str]:

@@ -48,8 +48,10 @@ def test_mixture_is_deterministic_per_seed_and_any_row_range_is_reproducible(mix
 
 
 def test_mixture_round_trips_through_its_file(mixture: Mixture, tmp_path) -> None:
-    mixture.save(tmp_path / "m.npz")
-    np.testing.assert_array_equal(Mixture.load(tmp_path / "m.npz").sample(50, seed=1), mixture.sample(50, seed=1))
+    mixture.save(tmp_path / "m.npz")  # directions and offsets stored in float16
+    loaded = Mixture.load(tmp_path / "m.npz")
+    np.testing.assert_allclose(loaded.sample(50, seed=1), mixture.sample(50, seed=1), atol=2e-3)
+    assert loaded.bases.dtype == np.float32 and loaded.weights.sum() == pytest.approx(1.0)
 
 
 def test_queries_lie_near_their_target_passages(mixture: Mixture) -> None:
