@@ -21,7 +21,9 @@ FUSIONS: tuple[str, ...] = ("convex", "rrf")
 @dataclass(frozen=True)
 class FusionConfig:
     method: str = "convex"
-    bm25_weight: float = 0.6  # convex only: weight of BM25 (dense gets 1 − weight)
+    # Convex only: weight of BM25 (dense gets 1 − weight). Chosen on the gold set's training split
+    # (0.7 ties BM25 alone at hit@1 there and wins on MRR), confirmed on its held-out split.
+    bm25_weight: float = 0.7
     rrf_k: int = 60
     candidates: int = 50  # passages taken from each retriever before fusing
 

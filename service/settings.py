@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embedders import DEFAULT_EMBEDDER
+from index.fusion import FusionConfig
 from index.milvus_store import DEFAULT_COLLECTION, DEFAULT_URI
 from index.tokenizers import DEFAULT_TOKENIZER
 from ingest.chunking import ChunkingConfig
@@ -46,7 +47,7 @@ class Settings(BaseSettings):
     milvus_collection: str = DEFAULT_COLLECTION  # prefix of the collections: <prefix>_chunks, _documents, …
 
     fusion: Literal["convex", "rrf"] = "convex"
-    bm25_weight: float = Field(0.6, ge=0.0, le=1.0)
+    bm25_weight: float = Field(FusionConfig.bm25_weight, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
     candidates: int = Field(50, ge=1)
 
