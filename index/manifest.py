@@ -121,11 +121,14 @@ def read_manifest(version_dir: Path, index_dir: Path) -> Manifest:
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise IndexMismatch(
-            f"index manifest {path}: field '{field}' {first['msg'].lower()}; {rebuild_hint(index_dir)}"
-        ) from None
+        raise IndexMismatch(f"index manifest {path}: {first_problem(exc)}; {rebuild_hint(index_dir)}") from None
+
+
+def first_problem(exc: ValidationError) -> str:
+    """A manifest's first validation error as "field 'a.b' what is wrong with it"."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(root)"
+    return f"field '{field}' {first['msg'].lower()}"
 
 
 def file_record(path: Path) -> FileRecord:

