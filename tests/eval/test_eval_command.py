@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import service.cli as cli
 from index.embedders import HashEmbedder
+from index.fusion import FusionConfig
 from index.manifest import CorpusRecord
 from index.store import build_index
 from index.tokenizers import make_tokenizer
@@ -123,7 +124,8 @@ def test_report_writes_three_files(tmp_path: Path) -> None:
     assert "| mode | hit@1 | hit@3 | recall@1 | recall@3 | mrr@10 | ndcg@10 | answer_hit@1 | answer_hit@3 | p50 ms | p95 ms | n |" in md
     assert (
         f"- command: `aihub-qa eval --dataset {dataset} --format squad --modes bm25,hybrid --k 1,3 --limit 3 "
-        "--embedder hash:64 --tokenizer bigram --title-context --fusion convex --bm25-weight 0.6 --rrf-k 60 --candidates 50`"
+        f"--embedder hash:64 --tokenizer bigram --title-context --fusion convex --bm25-weight {FusionConfig().bm25_weight} "
+        "--rrf-k 60 --candidates 50`"
     ) in md
     assert "3 questions, squad format" in md
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
