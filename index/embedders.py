@@ -185,6 +185,9 @@ class E5SmallEmbedder(BaseEmbedder):
 
         from index.e5_bundle import PASSAGE_PROMPT, QUERY_PROMPT, ensure_bundle
 
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
         self._torch = torch
         path = ensure_bundle(Path(cache_dir) if cache_dir else None)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
