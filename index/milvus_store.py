@@ -53,6 +53,7 @@ from index.manifest import (
     CorpusRecord,
     Counts,
     Manifest,
+    check_embedder as manifest_check_embedder,
     embedder_record,
     first_problem,
     now,
@@ -286,13 +287,7 @@ def read_manifest(client: Any, config: MilvusConfig) -> Manifest:
 
 
 def check_embedder(manifest: Manifest, embedder_spec: str, config: MilvusConfig) -> None:
-    """The same check (and message) as the local index's index.store.check_embedder."""
-    built_with = manifest.embedder.spec
-    if built_with != embedder_spec:
-        raise IndexMismatch(
-            f"index in {config.location} was built with embedder '{built_with}' but '{embedder_spec}' is configured; "
-            f"{rebuild_hint(config)} --embedder {embedder_spec}"
-        )
+    manifest_check_embedder(manifest, embedder_spec, f"in {config.location}", rebuild_hint(config))
 
 
 def current_manifest(config: MilvusConfig) -> Manifest:
@@ -355,7 +350,7 @@ def sync_index(
         old = read_manifest(client, config)
     except (IndexNotFound, IndexMismatch):
         old = None
-    if old is None or old.embedder != wanted_embedder or old.tokenizer != tokenizer.name or old.ann != ann_record or (
+    if old is None or old.embedder.identity() != wanted_embedder.identity() or old.tokenizer != tokenizer.name or old.ann != ann_record or (
         old.bm25.k1, old.bm25.b) != (bm25.k1, bm25.b):
         guarded(config, lambda: drop_all(client, config))
         guarded(config, lambda: _create_all(client, config, embedder.dim, dense, bm25))

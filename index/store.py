@@ -40,6 +40,7 @@ from index.manifest import (
     Counts,
     Manifest,
     check_files,
+    check_embedder as manifest_check_embedder,
     embedder_record,
     file_record,
     now,
@@ -313,7 +314,7 @@ def _reuse_sources(directory: IndexDirectory, embedder: BaseEmbedder, staging: P
     try:
         version = directory.current_version()
         manifest = read_manifest(version, directory.path)
-        if manifest.embedder == embedder_record(embedder.describe()):
+        if manifest.embedder.identity() == embedder_record(embedder.describe()).identity():
             keys = Records(version / RECORDS).embed_keys()
             yield keys, np.load(version / VECTORS, mmap_mode="r")
     except (IndexNotFound, IndexMismatch, OSError, ValueError, sqlite3.Error):
@@ -365,12 +366,7 @@ def current_manifest(index_dir: Path) -> Manifest:
 
 
 def check_embedder(manifest: Manifest, embedder_spec: str, index_dir: Path) -> None:
-    built_with = manifest.embedder.spec
-    if built_with != embedder_spec:
-        raise IndexMismatch(
-            f"index at {index_dir} was built with embedder '{built_with}' but '{embedder_spec}' is configured; "
-            f"rebuild with: aihub-qa build --index {index_dir} --embedder {embedder_spec}"
-        )
+    manifest_check_embedder(manifest, embedder_spec, f"at {index_dir}", f"rebuild with: aihub-qa build --index {index_dir}")
 
 
 def load_index(
@@ -461,7 +457,7 @@ def built_differently(
     """True when the manifest records another embedder (full description), tokenizer, chunking or
     title setting than the ones given; None means "not checked"."""
     return (
-        (embedder is not None and manifest.embedder != embedder_record(embedder))
+        (embedder is not None and manifest.embedder.identity() != embedder_record(embedder).identity())
         or (tokenizer is not None and manifest.tokenizer != tokenizer)
         or (chunking is not None and manifest.chunking != chunking)
         or (title_context is not None and manifest.title_context != title_context)

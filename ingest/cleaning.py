@@ -206,20 +206,31 @@ def _meta_reason(line: PageLine) -> str | None:
     }.get(line.kind)
 
 
+# Lines that are furniture wherever they stand, with the reason `inspect` shows.
+_LINK_AND_TAGS: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (sig.is_link_marked, "link to another article"),
+    (sig.is_hashtags, "hashtags"),
+)
+_OUTSIDE_BODY: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (sig.is_box_header, "related-articles, ranking or ad box"),
+    (sig.is_menu, "menu or breadcrumb"),
+    (sig.is_ui_label, "UI label"),
+    *_LINK_AND_TAGS,
+    (sig.has_bare_date, "undated-label date (today bar, print edition or embedded post)"),
+)
+_IN_BODY: tuple[tuple[Callable[[str], bool], str], ...] = (
+    *_LINK_AND_TAGS,
+    (sig.is_table_rule, "table rule"),
+    (sig.is_embedded_post_header, "embedded post header"),
+)
+
+
+def _first_reason(text: str, checks: tuple[tuple[Callable[[str], bool], str], ...]) -> str | None:
+    return next((reason for check, reason in checks if check(text)), None)
+
+
 def _furniture_reason(text: str) -> str | None:
-    if sig.is_box_header(text):
-        return "related-articles, ranking or ad box"
-    if sig.is_menu(text):
-        return "menu or breadcrumb"
-    if sig.is_ui_label(text):
-        return "UI label"
-    if sig.is_link_marked(text):
-        return "link to another article"
-    if sig.is_hashtags(text):
-        return "hashtags"
-    if sig.has_bare_date(text):
-        return "undated-label date (today bar, print edition or embedded post)"
-    return None
+    return _first_reason(text, _OUTSIDE_BODY)
 
 
 def _article_part(text: str) -> bool:
@@ -261,14 +272,9 @@ def _in_body_furniture(lines: list[PageLine], i: int, start: int, title: str, ch
         if j < i and sig.is_box_header(lines[j].text):
             return "related-articles, ranking or ad box"
         j -= 1
-    if sig.is_link_marked(text):
-        return "link to another article"
-    if sig.is_hashtags(text):
-        return "hashtags"
-    if sig.is_table_rule(text):
-        return "table rule"
-    if sig.is_embedded_post_header(text):
-        return "embedded post header"
+    reason = _first_reason(text, _IN_BODY)
+    if reason:
+        return reason
     near_embed = any(0 <= j < len(lines) and sig.is_embedded_post_header(lines[j].text) for j in range(i - 2, i + 3))
     if near_embed and sig.hangul_ratio(text) < _EMBED_FRAME_MAX_HANGUL:
         return "embedded post (its frame)"

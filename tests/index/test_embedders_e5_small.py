@@ -20,6 +20,7 @@ import pytest
 from index import e5_bundle
 from index.e5_bundle import dequantize_q4, precompiled_charsmap, unknown_char_regex
 from index.embedders import DEFAULT_EMBEDDER, HashEmbedder, make_embedder
+from index.manifest import sha256_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,7 +76,7 @@ def test_the_bundle_is_written_once_atomically_and_rewritten_when_damaged(tmp_pa
         if len(writes) <= 2:
             barrier.wait(timeout=30)  # both converters are mid-write at the same time
         (out / "model.bin").write_bytes(b"w" * 1000)
-        files = {"model.bin": e5_bundle.sha256_file(out / "model.bin")}
+        files = {"model.bin": sha256_of(out / "model.bin")}
         (out / "bundle.json").write_text(json.dumps(
             {"format": e5_bundle.BUNDLE_FORMAT, "source_sha256": source_sha, "files": files}))
 
@@ -226,3 +227,18 @@ def test_long_questions_are_cut_to_the_models_token_limit(engine, e5_small, nano
     assert question.startswith(cut) and len(cut) < len(question)
     assert emb.count_tokens(cut) <= emb.max_tokens < emb.count_tokens(question[: len(cut) + 1])
     np.testing.assert_array_equal(emb.embed_queries([question]), emb.embed_queries([cut]))
+
+
+@pytest.mark.model
+def test_model_inputs_are_cut_like_the_tokenizers_own_truncation(e5_small) -> None:
+    from tokenizers import Tokenizer
+
+    from index.e5_bundle import ensure_bundle
+
+    truncating = Tokenizer.from_file(str(ensure_bundle() / "tokenizer.json"))
+    truncating.enable_truncation(e5_small.max_tokens)
+    texts = [e5_small.passage_prefix + t for t in equality_texts()[:300]]
+    long = ["passage: " + "광주 인공지능 데이터센터의 연산 능력은 88.5 PF이다. " * n for n in (40, 60, 200)]
+    ours = e5_small.token_ids(texts + long)
+    assert [len(ids) for ids in ours[-3:]] == [e5_small.max_tokens] * 3
+    assert ours == [enc.ids for enc in truncating.encode_batch(texts + long)]
