@@ -39,6 +39,12 @@ class EmbedderRecord(_Strict):
     model: str
     query_prefix: str = ""
     passage_prefix: str = ""
+    # How passage vectors were computed (bf16 or fp32): informative, not part of the embedder's
+    # identity (the vectors agree to cosine 0.9999), so a machine without bf16 keeps the index.
+    passage_dtype: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"passage_dtype"})
 
 
 class ChunkingRecord(_Strict):
