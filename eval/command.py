@@ -203,7 +203,7 @@ def evaluate(
     from dataclasses import replace as dataclass_replace
 
     from eval.answers import SPLITS, evaluate_answers, in_split, load_out_of_scope
-    from eval.datasets import DatasetError, load_dataset
+    from eval.datasets import DatasetError, default_title_context, load_dataset
     from eval.report import ReportContext, answers_json, answers_table, index_summary, write_report
     from eval.runner import InvalidEvalOption, parse_ks, parse_modes, run_eval, summary_json
     from index.embedders import make_embedder
@@ -235,7 +235,7 @@ def evaluate(
         if answers is None:
             answers = data.passages is None or out_of_scope is not None
         if title_context is None:
-            title_context = data.passages is not None and any(p.title for p in data.passages)
+            title_context = default_title_context(data)
         milvus = _milvus_config(backend, milvus_uri, milvus_collection)
     except (InvalidEvalOption, InvalidSetting, DatasetError) as exc:
         _fail(err, str(exc), 2)

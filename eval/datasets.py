@@ -69,6 +69,12 @@ def detect_format(path: Path) -> str:
     return _detect(Path(path))[0]
 
 
+def default_title_context(dataset: EvalDataset) -> bool:
+    """Index a dataset's passages with their title in front when they have titles (Wikipedia-style
+    passages name their subject only there): the default of `aihub-qa eval --title-context`."""
+    return dataset.passages is not None and any(p.title for p in dataset.passages)
+
+
 def load_dataset(
     path: Path,
     format: str = "auto",

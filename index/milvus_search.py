@@ -257,6 +257,12 @@ class MilvusBackend:
         for token in wanted:
             cache[token] = self._lucene_idf(df.get(token, 0))
 
+    def idf_many(self, tokens: Sequence[str]) -> dict[str, float]:
+        """Lucene idf of every token, the unknown ones read in one query."""
+        self.prefetch_idf(tokens)
+        cache = self._idf
+        return {t: cache[t] if t in cache else self.idf(t) for t in tokens}
+
     def _lucene_idf(self, df: int) -> float:
         n = self.size
         return float(np.log1p((n - df + 0.5) / (df + 0.5)))

@@ -110,10 +110,11 @@ class Searcher:
         dense_scores = scores_for(dense, rows) if mode != "bm25" else None
         bm25_scores = scores_for(sparse, rows) if mode != "dense" else None
         dense_ranks, bm25_ranks = dense.ranks(), sparse.ranks()
+        idf = self.index.idf_many(list(dict.fromkeys(tokens))).__getitem__  # once for every hit (Milvus: one query)
         hits = []
         for i, group in enumerate(groups):
             row, score, chunk = group.rows[0], score_of[group.rows[0]], group.chunk
-            span = best_sentence(chunk.text, tokens, self.tokenizer.tokenize, self.index.idf)
+            span = best_sentence(chunk.text, tokens, self.tokenizer.tokenize, idf)
             hits.append(
                 Hit(
                     rank=i + 1,

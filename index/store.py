@@ -116,6 +116,9 @@ class LoadedIndex:
     def idf(self, token: str) -> float:
         return self.bm25.idf(token)
 
+    def idf_many(self, tokens: Sequence[str]) -> dict[str, float]:
+        return {t: self.bm25.idf(t) for t in tokens}
+
     def document_frequency(self, token: str) -> int:
         return self.bm25.document_frequency(token)
 

@@ -82,8 +82,26 @@ def test_records_documents_and_idf_match(both):
     assert mr.document("no-such-document") is None
     assert mr.chunk_count("no-such-document") == 0
     assert mr.chunks_at([5, 0, 38]) == lr.chunks_at([5, 0, 38])
-    for token in ["광주", "데이터센터", "#광주", "없는단어"]:
+    tokens = ["광주", "데이터센터", "#광주", "없는단어"]
+    for token in tokens:
         assert milvus.index.idf(token) == pytest.approx(local.index.idf(token), rel=1e-6)
+    many = milvus.index.idf_many(tokens)
+    assert list(many) == tokens
+    assert list(many.values()) == pytest.approx(list(local.index.idf_many(tokens).values()), rel=1e-6)
+
+
+def test_a_dense_search_reads_the_query_words_idf_in_one_query(both, monkeypatch):
+    """Highlighting weighs sentences by the idf of the question's words: one terms query per search,
+    not one per word (each is a round trip to Milvus)."""
+    _, milvus = both
+    backend = milvus.index
+    asked = []
+    query = backend.client.query
+    monkeypatch.setattr(backend.client, "query", lambda name, **kw: asked.append(name) or query(name, **kw))
+    question = QUESTIONS[0]
+    hits = milvus.search(question, k=5, mode="dense").hits
+    assert len(set(milvus.tokenizer.tokenize(question))) > 3 and hits
+    assert asked.count(backend.terms_name) == 1
 
 
 def test_exact_scores_of_rows_outside_the_candidate_lists(both):
