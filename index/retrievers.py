@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from index.bm25 import BM25Index, top_rows
+from index.bm25 import BM25Index
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,6 @@ class SparseRetriever:
         self.bm25 = bm25
 
     def search(self, query_tokens: Sequence[str], depth: int) -> Ranked:
-        all_scores = self.bm25.scores(query_tokens)
-        rows = top_rows(all_scores, depth).astype(np.int64)
-        return Ranked(rows, all_scores[rows], lambda rows_: all_scores[np.asarray(rows_, dtype=np.int64)])
+        tokens = list(query_tokens)
+        rows, scores = self.bm25.top(tokens, depth)
+        return Ranked(rows, scores, lambda rows_: self.bm25.scores_at(tokens, rows_))
