@@ -127,41 +127,45 @@ class BM25Index:
 
     def top(self, query_tokens: Sequence[str], depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and scores of the `depth` best passages: exactly `top_rows(self.scores(q), depth)`
-        and those rows' scores, without scoring every passage that has a common query word.
+        and those rows' scores, without reading the longest posting lists in full when they
+        cannot change the top (MaxScore).
 
-        MaxScore: the rare words' postings give partial scores; the depth-th best partial score
-        is a floor θ for the final depth-th score (scores only grow). The remaining common words
-        can add at most the sum of their highest scores, so a passage whose partial score plus
-        that sum stays below θ cannot be in the top, nor can a passage with none of the rare
-        words when the sum itself is below θ. Only the passages left are scored in full, adding
-        each word's score in query order as `scores` does, so scores and ties are the same.
+        The words found in few passages give partial scores; the depth-th best partial score is
+        a floor θ for the final depth-th score (scores only grow). The commonest words, taken
+        while the sum of their highest scores stays below θ, can lift no passage without the
+        other words into the top, and only passages whose partial score plus that sum reaches θ
+        can still enter it: those few are scored in full, adding each word's score in query
+        order as `scores` does, so scores and ties are the same. When no word can be skipped,
+        every passage is scored.
         """
         ids = self._term_ids(query_tokens)
-        empty = np.zeros(0, np.int64), np.zeros(0, np.float32)
         if not ids or depth < 1:
-            return empty
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         common_from = self.n_docs * COMMON_WORD_SHARE
         # Every occurrence of a word adds its score again, so its bound counts its repetitions.
         bound = {t: ids.count(t) * self._max_score_of(t) for t in set(ids)}
-        rare = [t for t in bound if self._df[t] <= common_from]
         common = sorted((t for t in bound if self._df[t] > common_from), key=lambda t: bound[t])
-        if not rare and common:
-            rare.append(common.pop())
-        partial = self._partial(ids, rare)
-        while common:
-            rest = sum(bound[t] for t in common)
+        rare = [t for t in bound if t not in common]
+        if common and rare:
+            partial = self._partial(ids, rare)
             candidates = np.flatnonzero(partial > 0)
             if candidates.size >= depth:
-                values = partial[candidates]
-                floor = float(np.partition(values, values.size - depth)[values.size - depth])
+                floor = _kth_largest(partial[candidates], depth)
                 margin = 1e-4 * floor + 1e-6  # float32 rounding of the final sums, with room to spare
-                if rest + margin < floor:
-                    rows = candidates[values + rest + margin >= floor]
+                skipped, rest = 0, 0.0
+                while skipped < len(common) and rest + bound[common[skipped]] + margin < floor:
+                    rest += bound[common[skipped]]
+                    skipped += 1
+                if skipped:
+                    scored = common[skipped:]
+                    if scored:  # these cannot be skipped: their postings join the partial scores
+                        partial += self._partial(ids, scored)
+                        candidates = np.flatnonzero(partial > 0)
+                        floor = max(floor, _kth_largest(partial[candidates], depth))
+                    rows = candidates[partial[candidates] + rest + margin >= floor]
                     scores = self._scores_at(ids, rows)
                     best = _best(rows, scores, depth)
                     return rows[best], scores[best]
-            t = common.pop()  # the bound is too loose: score the strongest common word in full too
-            partial += self._partial(ids, [t])
         all_scores = self.scores(query_tokens)
         rows = top_rows(all_scores, depth).astype(np.int64)
         return rows, all_scores[rows]
@@ -242,6 +246,10 @@ def top_rows(scores: np.ndarray, depth: int) -> np.ndarray:
     """
     positive = np.flatnonzero(scores > 0)
     return positive[_best(positive, scores[positive], depth)]
+
+
+def _kth_largest(values: np.ndarray, k: int) -> float:
+    return float(np.partition(values, values.size - k)[values.size - k])
 
 
 def _best(rows: np.ndarray, scores: np.ndarray, depth: int) -> np.ndarray:
