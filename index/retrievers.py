@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from index.bm25 import BM25Index, top_rows
+from index.bm25 import BM25Index
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class DenseRetriever:
 
     def search(self, query_vector: np.ndarray, depth: int) -> Ranked:
         q = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
+        _one_faiss_thread()
         scores, rows = self.ann_index.search(q, depth)
         keep = rows[0] >= 0  # FAISS pads with -1 when it finds fewer than `depth`
         rows, scores = rows[0][keep].astype(np.int64), scores[0][keep]
@@ -65,6 +66,15 @@ class SparseRetriever:
         self.bm25 = bm25
 
     def search(self, query_tokens: Sequence[str], depth: int) -> Ranked:
-        all_scores = self.bm25.scores(query_tokens)
-        rows = top_rows(all_scores, depth).astype(np.int64)
-        return Ranked(rows, all_scores[rows], lambda rows_: all_scores[np.asarray(rows_, dtype=np.int64)])
+        tokens = list(query_tokens)
+        rows, scores = self.bm25.top(tokens, depth)
+        return Ranked(rows, scores, lambda rows_: self.bm25.scores_at(tokens, rows_))
+
+
+def _one_faiss_thread() -> None:
+    """One query is searched on one core: FAISS's OpenMP threads only add overhead there. The
+    OpenMP thread count belongs to the calling thread (a thread started later gets the default,
+    every core), so it is set by the thread that searches: a request thread or the hybrid pool."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)

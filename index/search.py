@@ -6,7 +6,9 @@ retrievers (index/retrievers.py) and kept in the result for whoever needs them n
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +28,11 @@ from ingest.documents import Chunk, Document
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 __all__ = ["FUSIONS", "MODES", "FusionConfig", "Hit", "SearchResult", "Searcher"]
+
+# Hybrid search runs the dense retrieval here while BM25 runs in the caller's thread: FAISS
+# releases the GIL while it searches, so with two cores a hybrid query costs about the slower of
+# the two instead of their sum. Shared by every Searcher (one pool, not one per index).
+_DENSE_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="dense-search")
 
 
 @dataclass(frozen=True)
@@ -79,14 +86,14 @@ class Searcher:
             raise InvalidSetting(f"unknown mode '{mode}'; use {', '.join(MODES)}")
         if k < 1:
             raise InvalidSetting(f"k must be at least 1, got {k}")
-        tokens = self.tokenizer.tokenize(question)
         depth = min(max(k, self.fusion.candidates), self.size)
-        uses_dense = mode in ("dense", "hybrid")
         qvec = None
-        if uses_dense:
+        if mode in ("dense", "hybrid"):
             qvec = query_vector if query_vector is not None else self.embedder.embed_query(question)
-        dense = self.dense.search(qvec, depth) if uses_dense and depth else Ranked.empty()
+        dense_future = _DENSE_POOL.submit(self.dense.search, qvec, depth) if qvec is not None and depth else None
+        tokens = self.tokenizer.tokenize(question)
         sparse = self.sparse.search(tokens, depth) if mode in ("bm25", "hybrid") and depth else Ranked.empty()
+        dense = dense_future.result() if dense_future is not None else Ranked.empty()
 
         if mode == "dense":
             ranked = order(list(zip(dense.rows.tolist(), dense.scores.tolist())))

@@ -64,3 +64,40 @@ def test_top_rows_breaks_ties_by_lower_row_first() -> None:
     assert top_rows(scores, 2).tolist() == [1, 2]
     assert top_rows(scores, 4).tolist() == [1, 2, 4, 0]
     assert top_rows(np.zeros(3, np.float32), 2).tolist() == []
+
+
+def _zipf_index(docs: int = 3000) -> BM25Index:
+    rng = random.Random(5)
+    vocab = [f"w{i}" for i in range(2000)]
+    # A few words in most passages (the ones `top` may skip), a long tail of rare ones.
+    return BM25Index.build(
+        [[vocab[min(int(rng.paretovariate(0.9)) - 1, 1999)] for _ in range(rng.randint(0, 40))] for _ in range(docs)]
+    )
+
+
+def test_top_equals_scoring_every_passage() -> None:
+    index = _zipf_index()
+    rng = random.Random(7)
+    for _ in range(300):
+        query = [f"w{min(int(rng.paretovariate(0.7)) - 1, 2100)}" for _ in range(rng.randint(1, 8))]
+        depth = rng.choice((1, 3, 10, 50, 400))
+        rows, scores = index.top(query, depth)
+        everything = index.scores(query)
+        assert rows.tolist() == top_rows(everything, depth).tolist(), query
+        np.testing.assert_array_equal(scores, everything[rows])
+        others = np.asarray(rng.sample(range(index.n_docs), 40))
+        np.testing.assert_array_equal(index.scores_at(query, others), everything[others])
+
+
+def test_top_skips_scoring_every_passage_when_common_words_cannot_reach_it(monkeypatch) -> None:
+    index = _zipf_index()
+    common = max(index.vocab, key=index.document_frequency)
+    rare = next(t for t in index.vocab if 20 <= index.document_frequency(t) <= 40)
+    expected = top_rows(index.scores([common, rare, common]), 10).tolist()
+
+    def refuse(query_tokens):  # type: ignore[no-untyped-def]
+        raise AssertionError("scored every passage")
+
+    monkeypatch.setattr(index, "scores", refuse)
+    assert index.top([common, rare, common], 10)[0].tolist() == expected
+    assert index.top(["없는말"], 10)[0].tolist() == []
