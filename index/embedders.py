@@ -162,7 +162,9 @@ class E5SmallEmbedder(BaseEmbedder):
       model where the CPU has native bf16 (AVX512-BF16 or AMX) and fp32 otherwise, on a GPU when
       torch sees one. The same vectors as ``SentenceTransformer(path).encode`` (tested).
     - Queries: one forward pass per question straight through the BertModel (no padding, no
-      sentence-transformers bookkeeping), fp32, lock-free: torch's forward keeps no state, and
+      mask, no sentence-transformers bookkeeping), in the passage dtype (a short question's cost
+      is reading the weights: bf16 halves it; cosine to fp32 0.99998), lock-free: torch's forward
+      keeps no state, and
       concurrent calls overlap their Python and tokenizer work with the other's matmuls.
       The tokenizer used here is private, set up once and never changed afterwards (the
       transformers wrapper re-configures truncation on each call, which is unsafe across threads).
@@ -206,6 +208,7 @@ class E5SmallEmbedder(BaseEmbedder):
         self._count_tokenizer.no_truncation()
         self.passage_dtype = passage_dtype(torch, self.device)
         self._bert_bf16: Any = None
+        self._passage_model()  # made now, not by the first of several concurrent queries
 
     def token_ids(self, prompted: list[str]) -> list[list[int]]:
         """Model inputs: token ids cut to max_tokens as the tokenizer's own truncation cuts a single
@@ -216,11 +219,12 @@ class E5SmallEmbedder(BaseEmbedder):
 
     def _encode_queries(self, texts: list[str]) -> np.ndarray:
         torch = self._torch
+        model = self._passage_model()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, token_ids in enumerate(self.token_ids([self.query_prefix + t for t in texts])):
             ids = torch.tensor([token_ids], device=self.device)
-            with torch.inference_mode():
-                hidden = self._bert(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0]
+            with torch.inference_mode():  # one unpadded sequence: no attention mask to build
+                hidden = model(input_ids=ids).last_hidden_state[0]
                 out[i] = hidden.float().mean(dim=0).cpu().numpy()
         return out
 
@@ -248,8 +252,8 @@ class E5SmallEmbedder(BaseEmbedder):
         return out
 
     def _passage_model(self) -> Any:
-        """The BertModel in the passage dtype: the fp32 one, or a bf16 copy made on first use (a
-        copy, not autocast: autocast re-casts every weight on every call)."""
+        """The BertModel in the passage dtype: the fp32 one, or a bf16 copy made at load (a copy,
+        not autocast: autocast re-casts every weight on every call)."""
         if self.passage_dtype != "bfloat16":
             return self._bert
         if self._bert_bf16 is None:
