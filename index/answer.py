@@ -137,7 +137,7 @@ class Answerer:
 
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
-        self.vectors = SentenceVectors(searcher.embedder.embed_passages)
+        self.vectors = SentenceVectors(searcher.embedder.embed_passages_each)  # the same vector whatever came before
         self._idf_cache: dict[str, float] = {}
 
     def idf(self, token: str) -> float:

@@ -30,6 +30,7 @@ class Embedder(Protocol):
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_passages_each(self, texts: Sequence[str]) -> np.ndarray: ...
     def embed_query(self, text: str) -> np.ndarray: ...
     def count_tokens(self, text: str) -> int: ...
     def describe(self) -> dict[str, Any]: ...
@@ -93,6 +94,14 @@ class BaseEmbedder:
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         with self._engine_lock:
             return _as_matrix(self._encode_passages(list(texts)), self.dim)
+
+    def embed_passages_each(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage vectors computed one text at a time, so a text's vector never depends on what
+        else it was batched with (batched bf16 kernels round differently for other batch shapes):
+        for answers that must not depend on which questions came before."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.concatenate([self.embed_passages([t]) for t in texts])
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query vector, from the LRU cache when the same question was asked before."""

@@ -242,3 +242,11 @@ def test_model_inputs_are_cut_like_the_tokenizers_own_truncation(e5_small) -> No
     ours = e5_small.token_ids(texts + long)
     assert [len(ids) for ids in ours[-3:]] == [e5_small.max_tokens] * 3
     assert ours == [enc.ids for enc in truncating.encode_batch(texts + long)]
+
+
+@pytest.mark.model
+def test_a_passage_embedded_on_its_own_gets_the_same_vector_whatever_comes_with_it(e5_small) -> None:
+    texts = equality_texts()[:12]
+    alone = np.stack([e5_small.embed_passages_each([t])[0] for t in texts])
+    np.testing.assert_array_equal(e5_small.embed_passages_each(texts), alone)
+    np.testing.assert_array_equal(e5_small.embed_passages_each(texts[::-1]), alone[::-1])
