@@ -19,11 +19,14 @@ half-written model behind: the loser of the rename discards its copy and uses th
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import struct
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -309,23 +312,31 @@ def ensure_bundle(cache_dir: Path | None = None) -> Path:
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         _write(read_e5_file(source), work, source_sha)
-        if target.exists():  # stale or damaged: move it aside first, then replace
-            stale = Path(tempfile.mkdtemp(prefix=f".{target.name}.stale.", dir=target.parent))
-            try:
+        with _swap_lock(target):  # the check and the swap are one step for concurrent converters
+            if _verified(target, source_sha):
+                return target  # another converter finished first: keep its copy
+            if target.exists():  # stale or damaged: move it aside first, then replace
+                stale = Path(tempfile.mkdtemp(prefix=f".{target.name}.stale.", dir=target.parent))
                 os.replace(target, stale / "old")
-            except FileNotFoundError:
-                pass  # another process moved it already
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
+                shutil.rmtree(stale, ignore_errors=True)
             os.rename(work, target)
-        except OSError:
-            if not _verified(target, source_sha):  # lost the race to a process that wrote a good copy?
-                raise
+            if not _verified(target, source_sha):
+                raise InvalidSetting(f"the converted e5-small model in {target} does not match its checksums")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if not _verified(target, source_sha):
-        raise InvalidSetting(f"the converted e5-small model in {target} does not match its checksums")
     return target
+
+
+@contextmanager
+def _swap_lock(target: Path) -> Iterator[None]:
+    """An exclusive lock (fcntl) on the model cache directory itself (no lock file left behind),
+    held while the model directory is checked and swapped."""
+    fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _verified(target: Path, source_sha: str) -> bool:
