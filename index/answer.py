@@ -150,7 +150,7 @@ class Answerer:
         """The shortlisted sentences of the top passages, with dense similarity when `dense`."""
         passages = [h.chunk.text for h in result.hits[:CANDIDATE_PASSAGES]]
         found = shortlist(
-            lexical_candidates(result.question, result.query_tokens, passages, self.searcher.tokenizer.tokenize, self.idf)
+            lexical_candidates(result.question, result.query_tokens, passages, self.searcher.sentence_tokens, self.idf)
         )
         if dense and found and result.query_vector is not None:
             titles = [result.hits[c.passage_index].document.title for c in found]
@@ -166,7 +166,7 @@ class Answerer:
         idf_of = {t: self.idf(t) for t in dict.fromkeys(result.query_tokens)}
         ceiling = bm25_ceiling(result.query_tokens, idf_of)
         best_bm25 = max((h.bm25_score or 0.0) for h in hits)
-        passage_words = set(self.searcher.tokenizer.tokenize(hit.chunk.text))
+        passage_words = set(self.searcher.sentence_tokens(hit.chunk.text))
         unknown = [w for w in words if index.document_frequency(w) == 0]
         return {
             "dense_top": max((h.dense_score for h in hits if h.dense_score is not None), default=0.0),

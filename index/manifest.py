@@ -39,12 +39,14 @@ class EmbedderRecord(_Strict):
     model: str
     query_prefix: str = ""
     passage_prefix: str = ""
-    # How passage vectors were computed (bf16 or fp32): informative, not part of the embedder's
-    # identity (the vectors agree to cosine 0.9999), so a machine without bf16 keeps the index.
+    # How passage vectors were computed (bf16 or fp32; by which runtime, e.g. openvino or torch):
+    # informative, not part of the embedder's identity (the vectors agree to cosine 0.9999), so a
+    # machine without bf16, or with a GPU, keeps the index.
     passage_dtype: str | None = None
+    runtime: str | None = None
 
     def identity(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"passage_dtype"})
+        return self.model_dump(exclude={"passage_dtype", "runtime"})
 
 
 class ChunkingRecord(_Strict):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -28,6 +30,8 @@ from ingest.documents import Chunk, Document
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 __all__ = ["FUSIONS", "MODES", "FusionConfig", "Hit", "SearchResult", "Searcher"]
+
+SENTENCE_TOKEN_CACHE = 20_000  # tokenized passage sentences kept (a few KB each: tens of MB at most)
 
 # Hybrid search runs the dense retrieval here while BM25 runs in the caller's thread: FAISS
 # releases the GIL while it searches, so with two cores a hybrid query costs about the slower of
@@ -67,6 +71,11 @@ class Searcher:
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
         self.tokenizer: Tokenizer = make_tokenizer(index.manifest.tokenizer)
+        # Passage sentences are tokenized for highlighting and again for the answer, and the same
+        # passages come back for many questions: both read this cache (thread-safe).
+        self.sentence_tokens: Callable[[str], Sequence[str]] = lru_cache(maxsize=SENTENCE_TOKEN_CACHE)(
+            lambda text: tuple(self.tokenizer.tokenize(text))
+        )
         self.dense = index.dense
         self.sparse = index.sparse
 
@@ -121,7 +130,7 @@ class Searcher:
         hits = []
         for i, group in enumerate(groups):
             row, score, chunk = group.rows[0], score_of[group.rows[0]], group.chunk
-            span = best_sentence(chunk.text, tokens, self.tokenizer.tokenize, idf)
+            span = best_sentence(chunk.text, tokens, self.sentence_tokens, idf)
             hits.append(
                 Hit(
                     rank=i + 1,

@@ -129,7 +129,7 @@ class SentenceCandidate:
     features: dict[str, float]
 
 
-Tokenize = Callable[[str], list[str]]
+Tokenize = Callable[[str], Sequence[str]]
 Idf = Callable[[str], float]
 
 

