@@ -254,8 +254,9 @@ class E5SmallEmbedder(BaseEmbedder):
 
     def embed_passages_each(self, texts: Sequence[str]) -> np.ndarray:
         """One text at a time (see BaseEmbedder), without the engine lock: like queries."""
-        ids = self.token_ids([self.passage_prefix + t for t in texts])
-        return _as_matrix(np.stack([self._encoder.one(i) for i in ids]), self.dim) if ids else np.zeros((0, self.dim), np.float32)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return _as_matrix(self._encoder.each(self.token_ids([self.passage_prefix + t for t in texts])), self.dim)
 
     def _encode_passages(self, texts: list[str]) -> np.ndarray:
         """Passage vectors: texts sorted by token count (longest first), batches padded only to

@@ -43,6 +43,9 @@ class TorchEncoder:
             hidden = self._model(input_ids=ids).last_hidden_state[0]
             return hidden.float().mean(dim=0).cpu().numpy()
 
+    def each(self, token_ids: Sequence[Sequence[int]]) -> np.ndarray:
+        return np.stack([self.one(ids) for ids in token_ids])
+
     def batches(self, batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], out: np.ndarray) -> None:
         torch = self._torch
         for rows, ids, mask in batches:
