@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         table.add_column(col, justify="right")
     table.add_row("same chunks in both indexes", str(n_chunks), "yes" if same_chunks else "NO")
     if cos_p.size:
-        table.add_row(f"chunk vector cosine (min / median), passages in {e5.passage_dtype}", str(cos_p.size),
+        table.add_row(f"chunk vector cosine (min / median), passages in {e5.passage_dtype} ({e5.runtime})", str(cos_p.size),
                       f"{cos_p.min():.4f} / {np.median(cos_p):.4f}")
     table.add_row("token ids identical (KorQuAD questions + paragraphs)", str(len(texts)), f"{len(texts) - mismatched} / {len(texts)}")
     table.add_row("query vector cosine (min / median)", str(len(sample)), f"{cos_q.min():.4f} / {np.median(cos_q):.4f}")
