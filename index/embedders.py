@@ -191,7 +191,7 @@ class E5SmallEmbedder(BaseEmbedder):
         try:
             from tokenizers import Tokenizer
 
-            from index.e5_bundle import ENCODER_IR, PASSAGE_PROMPT, QUERY_PROMPT, ensure_bundle
+            from index.e5_bundle import ENCODER_IR, ENGINE_FILES, PASSAGE_PROMPT, QUERY_PROMPT, ensure_bundle
         except ImportError:
             raise InvalidSetting(
                 "the e5-small embedder needs openvino, torch and sentence-transformers: pip install "
@@ -199,7 +199,11 @@ class E5SmallEmbedder(BaseEmbedder):
             ) from None
         from pathlib import Path
 
-        self.path = ensure_bundle(Path(cache_dir) if cache_dir else None)
+        self._cache_dir = Path(cache_dir) if cache_dir else None
+        self.runtime = runtime or ("torch" if gpu_visible() else "openvino")
+        # On the CPU only the files OpenVINO reads are checksummed now (the weights when loaded).
+        self._all_verified = self.runtime != "openvino"
+        self.path = ensure_bundle(self._cache_dir, None if self._all_verified else ENGINE_FILES)
         self.spec = "e5-small"
         self.dim = 384
         # sentence-transformers takes its max_seq_length from the tokenizer's model_max_length
@@ -212,7 +216,6 @@ class E5SmallEmbedder(BaseEmbedder):
         self._count_tokenizer.no_truncation()
         self._st_model: Any = None
         self._st_lock = threading.Lock()
-        self.runtime = runtime or ("torch" if gpu_visible() else "openvino")
         self._encoder: Any
         if self.runtime == "openvino":
             from index.openvino_runtime import OpenVinoEncoder, native_bf16
@@ -237,6 +240,11 @@ class E5SmallEmbedder(BaseEmbedder):
                 from transformers.utils import logging as transformers_logging
 
                 transformers_logging.disable_progress_bar()  # "Loading weights" bars would clutter every command
+                from index.e5_bundle import ensure_bundle
+
+                if not self._all_verified:  # every file checked, the weights included, before they are read
+                    ensure_bundle(self._cache_dir)
+                    self._all_verified = True
                 device = getattr(self, "device", "cpu")
                 self._st_model = SentenceTransformer(str(self.path), device=device, local_files_only=True).eval()
             return self._st_model

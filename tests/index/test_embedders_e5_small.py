@@ -97,6 +97,31 @@ def test_the_bundle_is_written_once_atomically_and_rewritten_when_damaged(tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
 
 
+def test_a_load_checks_the_files_it_reads_and_a_full_check_catches_any(tmp_path, monkeypatch) -> None:
+    writes: list[Path] = []
+
+    def fake_write(model, out: Path, source_sha: str) -> None:
+        writes.append(out)
+        for name in ("engine.bin", "weights.bin"):
+            (out / name).write_bytes(name.encode() * 100)
+        files = {name: sha256_of(out / name) for name in ("engine.bin", "weights.bin")}
+        (out / "bundle.json").write_text(json.dumps(
+            {"format": e5_bundle.BUNDLE_FORMAT, "source_sha256": source_sha, "files": files}))
+
+    monkeypatch.setattr(e5_bundle, "_write", fake_write)
+    monkeypatch.setattr(e5_bundle, "read_e5_file", lambda path: None)
+    target = e5_bundle.ensure_bundle(tmp_path)
+    (target / "weights.bin").write_bytes(b"x" * 1100)  # damaged, but not read by this load
+    assert e5_bundle.ensure_bundle(tmp_path, files=["engine.bin"]) == target and len(writes) == 1
+    (target / "engine.bin").write_bytes(b"x" * 1000)  # damaged and read: rewritten
+    assert e5_bundle.ensure_bundle(tmp_path, files=["engine.bin"]) == target and len(writes) == 2
+    (target / "weights.bin").write_bytes(b"x" * 1100)
+    assert e5_bundle.ensure_bundle(tmp_path) == target and len(writes) == 3  # the full check catches it
+    (target / "weights.bin").unlink()  # missing: always caught
+    assert e5_bundle.ensure_bundle(tmp_path, files=["engine.bin"]) == target and len(writes) == 4
+    assert (target / "weights.bin").read_bytes() == b"weights.bin" * 100
+
+
 def test_model_cache_location_follows_the_setting(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("AIHUB_QA_MODEL_CACHE", str(tmp_path / "models"))
     assert e5_bundle.default_cache_dir() == tmp_path / "models"
