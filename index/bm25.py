@@ -78,8 +78,10 @@ class BM25Builder:
         tokens = np.frombuffer(self._tokens, dtype=np.int32)
         starts = np.zeros(n_docs + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
-        tf_dtype = np.uint16 if int(lengths.max()) <= np.iinfo(np.uint16).max else np.int32
-        blocks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # (first row, token, local row, tf)
+        tf_dtype = np.min_scalar_type(int(lengths.max()))  # uint16 for any real passage
+        # Kept until the fill: (first row, token int32, row in block, tf), the last two in the
+        # smallest unsigned type that holds them (uint16 for blocks of up to 65,536 passages).
+        blocks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         df = np.zeros(n_vocab, dtype=np.int64)
         for lo in range(0, n_docs, block_passages):
             hi = min(n_docs, lo + block_passages)
@@ -94,7 +96,7 @@ class BM25Builder:
             token_of, row_of = np.divmod(pairs, size)
             del pairs
             df += np.bincount(token_of, minlength=n_vocab)
-            blocks.append((lo, token_of.astype(np.int32), row_of.astype(np.int32), tf.astype(tf_dtype)))
+            blocks.append((lo, token_of.astype(np.int32), row_of.astype(np.min_scalar_type(size - 1)), tf.astype(tf_dtype)))
             del token_of, row_of, tf
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
         indptr = np.zeros(n_vocab + 1, dtype=np.int64)
@@ -114,13 +116,15 @@ class BM25Builder:
             at = filled[token_of] + rank
             del rank
             filled[token_of[first]] += counts
-            norm = params.k1 * ((1 - params.b) + params.b * lengths[lo + row_of] / mean_length)
+            rows = row_of.astype(np.int32)
+            rows += lo
+            del row_of
+            norm = params.k1 * ((1 - params.b) + params.b * lengths[rows] / mean_length)
             tf = tf_counts.astype(np.float32)
             data[at] = (idf[token_of] * (tf / (norm + tf))).astype(np.float32)
             del norm, tf
-            row_of += lo
-            indices[at] = row_of
-            del at, token_of, row_of, tf_counts
+            indices[at] = rows
+            del at, token_of, rows, tf_counts
         return BM25Index(data, indices, indptr, dict(self.vocab), n_docs, params)
 
 
