@@ -49,7 +49,11 @@ class BM25Builder:
 
     def add(self, tokens: Sequence[str]) -> None:
         vocab = self.vocab
-        ids = [vocab.setdefault(t, len(vocab)) for t in (tokens or (EMPTY_PASSAGE_TOKEN,))]
+        tokens = tokens or (EMPTY_PASSAGE_TOKEN,)
+        try:  # most passages of a large corpus have only known words: look them up in C
+            ids = list(map(vocab.__getitem__, tokens))
+        except KeyError:
+            ids = [vocab.setdefault(t, len(vocab)) for t in tokens]
         self._tokens.fromlist(ids)
         self._lengths.append(len(ids))
 
