@@ -13,6 +13,7 @@ its own tokens. Scores equal bm25s's `lucene` method (tested against it):
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ PARAMS_FILE = "params.json"
 COMMON_WORD_SHARE = 1 / 64
 VOCAB_FILE = "vocab.json"
 ARRAYS = ("data", "indices", "indptr")
+# Passages per block of `BM25Builder.build`: its temporaries (keys, sort) scale with a block, not the corpus.
+BUILD_BLOCK_PASSAGES = 65_536
 EMPTY_PASSAGE_TOKEN = "\x00"  # an empty passage still has length 1 (as bm25s counts it); no query has it
 
 
@@ -36,44 +39,97 @@ class BM25Params:
 
 
 class BM25Builder:
-    """Collects passages' tokens as integer ids (a million passages fit in memory), then builds."""
+    """Collects passages' tokens as integer ids in one flat int32 buffer (a million passages of
+    ~240 tokens take ~1.2 GB), then builds the index block by block in bounded memory."""
 
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
-        self._ids: list[np.ndarray] = []
+        self._tokens = array("i")  # every passage's token ids, one after another
+        self._lengths = array("q")  # tokens per passage
 
     def add(self, tokens: Sequence[str]) -> None:
         vocab = self.vocab
-        ids = [vocab.setdefault(t, len(vocab)) for t in (tokens or (EMPTY_PASSAGE_TOKEN,))]
-        self._ids.append(np.asarray(ids, dtype=np.int32))
+        tokens = tokens or (EMPTY_PASSAGE_TOKEN,)
+        try:  # most passages of a large corpus have only known words: look them up in C
+            ids = list(map(vocab.__getitem__, tokens))
+        except KeyError:
+            ids = [vocab.setdefault(t, len(vocab)) for t in tokens]
+        self._tokens.fromlist(ids)
+        self._lengths.append(len(ids))
 
     def add_all(self, token_lists: Iterable[Sequence[str]]) -> BM25Builder:
         for tokens in token_lists:
             self.add(tokens)
         return self
 
-    def build(self, params: BM25Params | None = None) -> BM25Index:
+    def build(self, params: BM25Params | None = None, block_passages: int = BUILD_BLOCK_PASSAGES) -> BM25Index:
+        """The token-major score matrix, built `block_passages` passages at a time.
+
+        Each block yields its distinct (token, passage, tf) triples sorted token-major (one
+        `np.unique` over block-local keys, so the keys and their sort stay block-sized); document
+        frequencies are summed over the blocks; then the blocks, in passage order, fill each
+        token's posting list from its start, so within a token the passages stay in ascending
+        row order. The result is the same, bit for bit, as one `np.unique` over the whole corpus.
+        """
+        if block_passages < 1:
+            raise ValueError("block_passages must be positive")
         params = params or BM25Params()
-        n_docs, n_vocab = len(self._ids), len(self.vocab)
-        lengths = np.fromiter((len(ids) for ids in self._ids), dtype=np.int64, count=n_docs)
+        n_docs, n_vocab = len(self._lengths), len(self.vocab)
         if n_docs == 0:
             empty_ptr = np.zeros(n_vocab + 1, dtype=np.int64)
             return BM25Index(np.zeros(0, np.float32), np.zeros(0, np.int32), empty_ptr, dict(self.vocab), 0, params)
-        tokens = np.concatenate(self._ids).astype(np.int64)
-        docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-        # One (token, passage) pair per distinct occurrence, sorted token-major then by passage.
-        pairs, tf = np.unique(tokens * n_docs + docs, return_counts=True)
-        del tokens, docs
-        token_of, doc_of = np.divmod(pairs, n_docs)
-        del pairs
-        df = np.bincount(token_of, minlength=n_vocab)
+        lengths = np.frombuffer(self._lengths, dtype=np.int64)
+        tokens = np.frombuffer(self._tokens, dtype=np.int32)
+        starts = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        tf_dtype = np.min_scalar_type(int(lengths.max()))  # uint16 for any real passage
+        # Kept until the fill: (first row, token int32, row in block, tf), the last two in the
+        # smallest unsigned type that holds them (uint16 for blocks of up to 65,536 passages).
+        blocks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        df = np.zeros(n_vocab, dtype=np.int64)
+        for lo in range(0, n_docs, block_passages):
+            hi = min(n_docs, lo + block_passages)
+            size = hi - lo
+            local = np.repeat(np.arange(size, dtype=np.int64), lengths[lo:hi])
+            keys = tokens[starts[lo] : starts[hi]].astype(np.int64)
+            keys *= size
+            keys += local
+            del local
+            pairs, tf = np.unique(keys, return_counts=True)
+            del keys
+            token_of, row_of = np.divmod(pairs, size)
+            del pairs
+            df += np.bincount(token_of, minlength=n_vocab)
+            blocks.append((lo, token_of.astype(np.int32), row_of.astype(np.min_scalar_type(size - 1)), tf.astype(tf_dtype)))
+            del token_of, row_of, tf
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
-        norm = params.k1 * ((1 - params.b) + params.b * lengths[doc_of] / lengths.mean())
-        tf = tf.astype(np.float32)
-        data = (idf[token_of] * (tf / (norm + tf))).astype(np.float32)
         indptr = np.zeros(n_vocab + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
-        return BM25Index(data, doc_of.astype(np.int32), indptr, dict(self.vocab), n_docs, params)
+        del df
+        data = np.empty(int(indptr[-1]), dtype=np.float32)
+        indices = np.empty(int(indptr[-1]), dtype=np.int32)
+        filled = indptr[:-1].copy()  # next free slot of each token's posting list
+        mean_length = lengths.mean()
+        while blocks:
+            lo, token_of, row_of, tf_counts = blocks.pop(0)
+            # Position of each triple: its token's next free slot plus its rank among the block's
+            # triples of the same token (they are contiguous and in row order).
+            first = np.flatnonzero(np.r_[True, token_of[1:] != token_of[:-1]])
+            counts = np.diff(np.r_[first, token_of.size])
+            rank = np.arange(token_of.size, dtype=np.int64) - np.repeat(first, counts)
+            at = filled[token_of] + rank
+            del rank
+            filled[token_of[first]] += counts
+            rows = row_of.astype(np.int32)
+            rows += lo
+            del row_of
+            norm = params.k1 * ((1 - params.b) + params.b * lengths[rows] / mean_length)
+            tf = tf_counts.astype(np.float32)
+            data[at] = (idf[token_of] * (tf / (norm + tf))).astype(np.float32)
+            del norm, tf
+            indices[at] = rows
+            del at, token_of, rows, tf_counts
+        return BM25Index(data, indices, indptr, dict(self.vocab), n_docs, params)
 
 
 class BM25Index:

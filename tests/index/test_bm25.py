@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from index.bm25 import BM25Index, top_rows
+from index.bm25 import BM25Builder, BM25Index, top_rows
 
 
 def _corpus(seed: int = 0, docs: int = 600) -> list[list[str]]:
@@ -101,3 +101,45 @@ def test_top_skips_scoring_every_passage_when_common_words_cannot_reach_it(monke
     monkeypatch.setattr(index, "scores", refuse)
     assert index.top([common, rare, common], 10)[0].tolist() == expected
     assert index.top(["없는말"], 10)[0].tolist() == []
+
+
+def _single_pass(token_lists: list[list[str]], k1: float = 1.2, b: float = 0.75) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The former one-`np.unique`-over-the-corpus build, kept as the oracle of the blocked one."""
+    vocab: dict[str, int] = {}
+    ids = [np.asarray([vocab.setdefault(t, len(vocab)) for t in (tokens or ["\x00"])], np.int32) for tokens in token_lists]
+    n_docs, n_vocab = len(ids), len(vocab)
+    lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=n_docs)
+    tokens = np.concatenate(ids).astype(np.int64)
+    docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+    pairs, tf = np.unique(tokens * n_docs + docs, return_counts=True)
+    token_of, doc_of = np.divmod(pairs, n_docs)
+    df = np.bincount(token_of, minlength=n_vocab)
+    idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+    norm = k1 * ((1 - b) + b * lengths[doc_of] / lengths.mean())
+    tf = tf.astype(np.float32)
+    data = (idf[token_of] * (tf / (norm + tf))).astype(np.float32)
+    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    return data, doc_of.astype(np.int32), indptr
+
+
+def test_blocked_build_equals_one_pass_over_the_corpus_bit_for_bit() -> None:
+    rng = random.Random(7)
+    docs = _corpus(3, docs=200)
+    # Words that occur in some blocks only (each in a run of passages), repeated words, empty passages.
+    for row in range(40, 60):
+        docs[row] = docs[row] + ["only-here"] * rng.randint(1, 3)
+    docs[150] = docs[150] + ["once"]
+    docs[0], docs[199], docs[100] = [], [], []
+    expected = _single_pass(docs)
+    for block in (7, 1, 64, len(docs), 10_000):
+        built = BM25Builder().add_all(docs).build(block_passages=block)
+        for name, want in zip(("data", "indices", "indptr"), expected):
+            got = getattr(built, name)
+            assert got.dtype == want.dtype, (block, name)
+            np.testing.assert_array_equal(got, want, err_msg=f"block {block}: {name}")
+        assert built.n_docs == len(docs)
+    # And the default block size, on a corpus larger than one block would be were it tiny.
+    default = BM25Index.build(docs)
+    np.testing.assert_array_equal(default.data, expected[0])
+    np.testing.assert_array_equal(default.indices, expected[1])
