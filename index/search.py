@@ -33,9 +33,9 @@ __all__ = ["FUSIONS", "MODES", "FusionConfig", "Hit", "SearchResult", "Searcher"
 
 SENTENCE_TOKEN_CACHE = 20_000  # tokenized passage sentences kept (a few KB each: tens of MB at most)
 
-# Hybrid search runs the dense retrieval here while BM25 runs in the caller's thread: FAISS
-# releases the GIL while it searches, so with two cores a hybrid query costs about the slower of
-# the two instead of their sum. Shared by every Searcher (one pool, not one per index).
+# Hybrid search runs the dense side (question embedding, then FAISS) here while BM25 runs in the
+# caller's thread: the embedding engines and FAISS release the GIL, so with two cores a hybrid
+# query costs about the slower of the two instead of their sum. Shared by every Searcher (one pool, not one per index).
 _DENSE_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="dense-search")
 
 
@@ -96,13 +96,14 @@ class Searcher:
         if k < 1:
             raise InvalidSetting(f"k must be at least 1, got {k}")
         depth = min(max(k, self.fusion.candidates), self.size)
-        qvec = None
-        if mode in ("dense", "hybrid"):
-            qvec = query_vector if query_vector is not None else self.embedder.embed_query(question)
-        dense_future = _DENSE_POOL.submit(self.dense.search, qvec, depth) if qvec is not None and depth else None
+        # The dense side (embedding the question, then searching) runs in the pool while BM25 runs
+        # here: BM25 needs no vector, so its time hides behind the embedding's.
+        dense_future = (
+            _DENSE_POOL.submit(self._dense_side, question, query_vector, depth) if mode in ("dense", "hybrid") else None
+        )
         tokens = self.tokenizer.tokenize(question)
         sparse = self.sparse.search(tokens, depth) if mode in ("bm25", "hybrid") and depth else Ranked.empty()
-        dense = dense_future.result() if dense_future is not None else Ranked.empty()
+        qvec, dense = dense_future.result() if dense_future is not None else (None, Ranked.empty())
 
         if mode == "dense":
             ranked = order(list(zip(dense.rows.tolist(), dense.scores.tolist())))
@@ -113,6 +114,10 @@ class Searcher:
         hits = self._hits(ranked, k, mode, dense, sparse, tokens)
         took = (time.perf_counter() - started) * 1000
         return SearchResult(question, mode, hits, took, tuple(tokens), qvec)
+
+    def _dense_side(self, question: str, query_vector: np.ndarray | None, depth: int) -> tuple[np.ndarray, Ranked]:
+        qvec = query_vector if query_vector is not None else self.embedder.embed_query(question)
+        return qvec, self.dense.search(qvec, depth) if depth else Ranked.empty()
 
     def _hits(
         self, ranked: list[tuple[int, float]], k: int, mode: str, dense: Ranked, sparse: Ranked, tokens: list[str]
