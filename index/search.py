@@ -71,8 +71,8 @@ class Searcher:
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
         self.tokenizer: Tokenizer = make_tokenizer(index.manifest.tokenizer)
-        # Passage sentences are tokenized for highlighting and again for the answer, and the same
-        # passages come back for many questions: both read this cache (thread-safe).
+        # Passage sentences (and texts) are tokenized for highlighting and again for the answer, and
+        # the same passages come back for many questions: both read this cache (thread-safe).
         self.sentence_tokens: Callable[[str], Sequence[str]] = lru_cache(maxsize=SENTENCE_TOKEN_CACHE)(
             lambda text: tuple(self.tokenizer.tokenize(text))
         )

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from index.openvino_runtime import mean_pool  # one pooling for both runtimes (openvino is imported lazily there)
+
 
 def torch_dtype_for(torch: Any, device: str) -> str:
     """bf16 where the hardware computes it natively (and the equality tests hold in it), else fp32."""
@@ -40,8 +42,8 @@ class TorchEncoder:
         torch = self._torch
         ids = torch.tensor([list(token_ids)], device=self.device)
         with torch.inference_mode():  # one unpadded sequence: no attention mask to build
-            hidden = self._model(input_ids=ids).last_hidden_state[0]
-            return hidden.float().mean(dim=0).cpu().numpy()
+            hidden = self._model(input_ids=ids).last_hidden_state.float().cpu().numpy()
+        return mean_pool(hidden, np.ones(hidden.shape[:2], dtype=np.int64))[0]
 
     def each(self, token_ids: Sequence[Sequence[int]]) -> np.ndarray:
         return np.stack([self.one(ids) for ids in token_ids])
@@ -51,6 +53,5 @@ class TorchEncoder:
         for rows, ids, mask in batches:
             ids_t, mask_t = torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
             with torch.inference_mode():
-                hidden = self._model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state.float()
-                weights = mask_t.unsqueeze(-1).float()
-                out[rows] = ((hidden * weights).sum(dim=1) / weights.sum(dim=1)).cpu().numpy()
+                hidden = self._model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state.float().cpu().numpy()
+            out[rows] = mean_pool(hidden, mask)
