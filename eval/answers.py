@@ -4,8 +4,10 @@
 - ``sentence_correct``: the best sentence contains a gold answer, answered or not;
 - ``answered``: share of in-scope questions answered (not declined);
 - ``declined[kind]``: share of out-of-scope questions declined, per kind (near, far, …);
-- reliability: confidence bins against the share right (in-scope answered right; out-of-scope
-  questions are never right), plus the expected calibration error.
+- reliability: confidence (the probability that the best sentence answers the question) in bins
+  against the share whose best sentence holds a gold answer (out-of-scope questions are never
+  right), plus the expected calibration error. Confidence is the probability that the best
+  sentence is right, so it is judged on every question, answered or declined.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class AnswerEval:
         return kinds
 
     def bins(self) -> list[ReliabilityBin]:
-        return reliability([o.confidence for o in self.outcomes], [o.answered and o.right for o in self.outcomes])
+        return reliability([o.confidence for o in self.outcomes], [o.right for o in self.outcomes])
 
 
 def in_split(question_id: str, split: str) -> bool:

@@ -61,30 +61,42 @@ def fit_logistic(
 
 
 def fit_choice(
-    groups: Sequence[np.ndarray], correct: Sequence[np.ndarray], names: Sequence[str], l2: float = L2
+    groups: Sequence[np.ndarray],
+    correct: Sequence[np.ndarray],
+    names: Sequence[str],
+    l2: float = L2,
+    weights: Sequence[float] | None = None,
 ) -> LogisticModel:
     """Conditional logit: per group (a question's candidate sentences), maximise the softmax
-    probability of choosing a correct candidate. Groups without a correct one are skipped.
-    The result is a linear scorer (its bias is irrelevant to the choice and set to 0)."""
+    probability of choosing a correct candidate, each group counted with its weight (default 1).
+    Groups without a correct one are skipped. The result is a linear scorer (its bias is
+    irrelevant to the choice and set to 0)."""
     from scipy.optimize import minimize
 
-    kept = [(np.asarray(x, dtype=np.float64), np.asarray(c, dtype=bool)) for x, c in zip(groups, correct) if np.any(c)]
-    allx = np.vstack([x for x, _ in kept])
+    group_weights = [1.0] * len(groups) if weights is None else list(weights)
+    kept = [
+        (np.asarray(x, dtype=np.float64), np.asarray(c, dtype=bool), float(w))
+        for x, c, w in zip(groups, correct, group_weights)
+        if np.any(c)
+    ]
+    allx = np.vstack([x for x, _, _ in kept])
     mean, scale = allx.mean(axis=0), allx.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    zs = [((x - mean) / scale, c) for x, c in kept]
+    total = sum(w for _, _, w in kept)
+    # weights rescaled to sum to the number of groups, so l2 means the same with or without them
+    zs = [((x - mean) / scale, c, w * len(kept) / total) for x, c, w in kept]
 
     def loss(coef: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = l2 * (coef @ coef), 2 * l2 * coef
-        for z, c in zs:
+        for z, c, w in zs:
             s = z @ coef
             m = s.max()
             p = np.exp(s - m)
             p /= p.sum()
             pc = p[c].sum()
-            value -= np.log(pc + 1e-12)
+            value -= w * np.log(pc + 1e-12)
             q = np.where(c, p / (pc + 1e-12), 0.0)  # posterior over the correct candidates
-            grad -= z.T @ (q - p)
+            grad -= w * (z.T @ (q - p))
         return float(value / len(zs)), grad / len(zs)
 
     coef = minimize(loss, np.zeros(allx.shape[1]), jac=True, method="L-BFGS-B").x

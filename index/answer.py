@@ -36,6 +36,7 @@ from index.confidence import (
     agreement,
     bm25_ceiling,
     feature_vector,
+    missing_numbers,
     missing_specific,
 )
 from index.sentences import (
@@ -178,6 +179,7 @@ class Answerer:
             "agree": agreement(hit.dense_rank, hit.bm25_rank),
             "sentence": sentence_logit,
             "missing_specific": missing_specific(words, passage_words, self.idf),
+            "missing_number": missing_numbers(result.question, hit.chunk.text),
         }
 
     def answer(self, result: SearchResult, models: ModelFile) -> Answer:

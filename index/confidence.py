@@ -14,7 +14,10 @@ Features (each means the same for any question, unlike per-query min-max fused s
 - ``sentence``: the sentence model's log-odds for the chosen sentence;
 - ``missing_specific``: idf of the most specific question word the answer's passage lacks, over
   the idf of the question's most specific word (a question about "3기 수료생" is not answered
-  by a passage about the 1기, however much else it shares).
+  by a passage about the 1기, however much else it shares);
+- ``missing_number``: share of the numbers the question states (with the counter after them:
+  "3기", "2027년", "4단계") that the answer's passage does not contain: a question about the 4기
+  is not answered by a passage about the 1기 and 2기, though every word matches.
 
 ``confidence`` = logistic regression over these features, fitted by ``eval/fit_answer_model.py``
 (in-scope: the gold set's training split, labelled right when the chosen sentence holds a gold
@@ -25,6 +28,7 @@ that on held-out data a confidence of 0.8 is right about 80% of the time.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -41,7 +45,9 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     "agree",
     "sentence",
     "missing_specific",
+    "missing_number",
 )
+_STATED_NUMBER = re.compile(r"\d[\d,.]*\s*[가-힣A-Za-z%]?")
 
 
 @dataclass(frozen=True)
@@ -111,3 +117,12 @@ def missing_specific(words: Sequence[str], present: set[str], idf: Callable[[str
     top = max(idf(w) for w in words)
     missing = [idf(w) for w in words if w not in present]
     return max(missing) / top if missing and top > 0 else 0.0
+
+
+def missing_numbers(question: str, passage: str) -> float:
+    """Share of the numbers `question` states (digits and the counter after them) absent from `passage`."""
+    stated = {"".join(m.group(0).split()).rstrip(",.") for m in _STATED_NUMBER.finditer(question)}
+    if not stated:
+        return 0.0
+    text = "".join(passage.split())
+    return sum(1 for n in stated if n not in text) / len(stated)

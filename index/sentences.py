@@ -17,6 +17,12 @@ thing for any question:
   the sentence holds a number in that unit or a kindred one (곳 ~ 개 ~ 개사; 원 ~ 억원 ~ 조원):
   +1, or holds none: −1; 0 when the question names no unit (a date, "2017년", does not answer
   "몇 곳");
+- ``quote``: the question asks what something is called or which thing it is (무엇, 어떤, 이름,
+  명칭…) and the sentence quotes a name the question does not already hold (Korean news sets the
+  names of projects, slogans and facilities in quotes: "'AI 이노스페이스' 공간");
+- ``focus``: idf-weighted share of the question's focus words in the sentence: the last two
+  content words before the question word ("…R&D 사업의 이름은?" → 사업; "…석·박사를 몇 명" →
+  석·박사), which an answer states next to its fact while other sentences share only the topic;
 - ``rank``: 1 / rank of the passage it comes from;
 - ``novel``: share of the sentence's words that are not in the question (an answer adds
   something; a sentence that only repeats the question does not answer it);
@@ -48,8 +54,8 @@ from index.highlight import sentence_spans
 CANDIDATE_PASSAGES = 5  # sentences are taken from this many top passages
 SHORTLIST = 10  # candidates embedded and scored in full, chosen by the lexical features
 SENTENCE_FEATURES: tuple[str, ...] = (
-    "words", "bigrams", "context", "dense", "type_match", "type_miss", "unit", "rank", "novel", "length",
-    "caption", "statement",
+    "words", "bigrams", "context", "dense", "type_match", "type_miss", "unit", "quote", "focus", "rank",
+    "novel", "length", "caption", "statement",
 )
 DENSE_SENTENCE_FEATURES: tuple[str, ...] = ("dense",)  # need the question's and sentences' vectors
 _STATEMENT_END = re.compile(r"[다요죠까][.!?…]*[\"'”’)\]]*$")  # a full sentence, not a headline or list item
@@ -81,6 +87,36 @@ _UNIT_GROUPS: tuple[tuple[str, ...], ...] = (
 _ASKED_UNIT = re.compile(r"몇\s*(개소|개사|곳|명|개|대|위|층|건|번|회|차|배|퍼센트|%|편|권|점|채)")
 _ASKS_MONEY = re.compile(r"얼마|금액|비용|예산|사업비")
 _NUMBER_IN = r"\d[\d,.]*\s*(?:여|만|천|백|십|억|조)*\s*"
+
+# A question asking for a name or a thing ("…사업의 이름은?", "…어떤 도시로?", "…무엇인가?"), and
+# the quoted spans of a sentence (straight, curly, corner and angle quotes).
+_ASKS_NAME = re.compile(r"무엇|무슨|어떤|어느|이름|명칭|문구|구호|슬로건|제목|뭐|뭔|라고\s*(?:부르|불리|하)")
+_QUOTED = re.compile(r"'([^'\n]{2,80})'|\"([^\"\n]{2,80})\"|‘([^’\n]{2,80})’|“([^”\n]{2,80})”|「([^」\n]{2,80})」|『([^』\n]{2,80})』|《([^》\n]{2,80})》|〈([^〉\n]{2,80})〉|<([^<>\n]{2,80})>")
+
+
+# Where the question's gap is: the first question word (or the question mark).
+_QUESTION_WORD = re.compile(r"몇|얼마|언제|누구|누가|어디|어느|무엇|무슨|어떤|뭐|뭔|이름|명칭|\?")
+FOCUS_WORDS = 2
+
+
+def focus_words(question: str, words: Sequence[str], tokenize: Tokenize) -> list[str]:
+    """The last FOCUS_WORDS of the question's content `words` said before its question word."""
+    gap = _QUESTION_WORD.search(question)
+    asked = set(words)
+    before = [t for t in dict.fromkeys(tokenize(question[: gap.start()] if gap else question)) if t in asked]
+    return before[-FOCUS_WORDS:]
+
+
+def asks_name(question: str) -> bool:
+    return bool(_ASKS_NAME.search(question))
+
+
+def quotes_new_name(sentence: str, question: str) -> bool:
+    """The sentence quotes something the question does not already quote or contain."""
+    asked = "".join(question.split())
+    return any(
+        "".join(next(g for g in m.groups() if g is not None).split()) not in asked for m in _QUOTED.finditer(sentence)
+    )
 
 
 def asked_units(question: str) -> tuple[str, ...]:
@@ -158,6 +194,8 @@ def lexical_candidates(
     qset = set(words)
     kind = question_type(question)
     units = asked_units(question)
+    name = asks_name(question)
+    focus = focus_words(question, words, tokenize)
     out: list[SentenceCandidate] = []
     for i, text in enumerate(passages):
         spans = sentence_spans(text)
@@ -179,6 +217,8 @@ def lexical_candidates(
                 "type_match": float(kind is not None and typed),
                 "type_miss": float(kind is not None and not typed),
                 "unit": unit_match(sentence, units, question),
+                "quote": float(name and quotes_new_name(sentence, question)),
+                "focus": word_coverage(focus, s_words, idf),
                 "rank": 1.0 / (i + 1),
                 "novel": len(s_words - qset) / len(s_words) if s_words else 0.0,
                 "length": math.log1p(len(sentence)),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from eval.calibration import expected_calibration_error, fit_choice, fit_logistic, is_held_out, reliability
-from index.confidence import agreement, bm25_ceiling, missing_specific
+from index.confidence import agreement, bm25_ceiling, missing_numbers, missing_specific
 
 
 def test_the_held_out_split_is_fixed_and_about_a_third() -> None:
@@ -68,3 +68,13 @@ def test_missing_specific_weighs_the_rarest_absent_word() -> None:
     assert missing_specific(["광주", "수료생", "3기"], {"3기"}, idf) == 0.5
     assert missing_specific(["광주", "수료생"], {"광주", "수료생"}, idf) == 0.0
     assert missing_specific([], set(), idf) == 0.0
+
+
+def test_missing_numbers_are_the_stated_numbers_the_passage_lacks() -> None:
+    passage = "1기 수료생은 155명, 2기 수료생은 180명이다. 선포 3년만에 130개 기업을 유치했다."
+    assert missing_numbers("인공지능 사관학교 3기 수료생은 몇 명인가?", passage) == 1.0
+    assert missing_numbers("2기 수료생은 몇 명인가?", passage) == 0.0
+    assert missing_numbers("3년 동안 유치한 기업은 몇 곳인가?", passage) == 0.0
+    assert missing_numbers("3 년 동안 유치한 기업은?", "선포 3 년만에 130개") == 0.0  # spacing does not matter
+    assert missing_numbers("1기와 4기 수료생은 모두 몇 명인가?", passage) == 0.5
+    assert missing_numbers("수료생은 몇 명인가?", passage) == 0.0  # no number stated

@@ -10,10 +10,13 @@ from index.sentences import (
     SENTENCE_FEATURES,
     SentenceVectors,
     asked_units,
+    asks_name,
     dense_input,
+    focus_words,
     has_type,
     lexical_candidates,
     question_type,
+    quotes_new_name,
     shortlist,
     split_query,
     unit_match,
@@ -28,8 +31,8 @@ IDF = {"데이터센터": 2.0, "연산": 3.0, "능력": 1.0, "광주": 0.5}
 
 
 def tokenize(text: str) -> list[str]:
-    """A toy tokenizer: known words present in the text, then '#' bigrams of the words."""
-    words = [w for w in IDF if w in text]
+    """A toy tokenizer: known words present in the text (in text order), then '#' bigrams of the words."""
+    words = sorted((w for w in IDF if w in text), key=text.index)
     return words + ["#" + w[i : i + 2] for w in text.split() for i in range(len(w) - 1)]
 
 
@@ -74,6 +77,35 @@ def test_units_a_question_counts_in_are_matched_by_kindred_units() -> None:
     assert unit_match("168명이 수료했다.", asked_units(money), money) == -1.0
     assert asked_units("사업의 목표는 무엇인가?") == ()
     assert unit_match("130개 기업", (), "사업의 목표는 무엇인가?") == 0.0
+
+
+def test_a_quoted_name_answers_a_question_asking_for_one() -> None:
+    assert asks_name("광주시가 신청한 R&D 사업의 이름은?") and asks_name("광주를 어떤 도시로 만들겠다는 것인가?")
+    assert not asks_name("GIST AI 대학원은 언제 문을 열었나?")
+    assert quotes_new_name("광주시는 '인공지능중심 산업융합집적단지 조성사업'이라는 사업을 신청했다.", "신청한 사업의 이름은?")
+    assert quotes_new_name("“AI 이노스페이스” 공간을 조성한다.", "시설의 이름은?")  # curly quotes too
+    # a quote the question already holds adds nothing
+    assert not quotes_new_name("'인공지능 중심도시 광주'의 시작이다.", "'인공지능 중심도시 광주'의 영문 명칭은 무엇인가?")
+    assert not quotes_new_name("광주시는 사업을 신청했다.", "신청한 사업의 이름은?")
+    question = "신청한 사업의 이름은?"
+    passages = ["광주시는 '데이터센터 조성사업'을 신청했다. 광주시는 데이터센터 사업을 신청했다."]
+    by_text = {c.text: c for c in lexical_candidates(question, tokenize(question), passages, tokenize, idf)}
+    assert by_text["광주시는 '데이터센터 조성사업'을 신청했다."].features["quote"] == 1.0
+    assert by_text["광주시는 데이터센터 사업을 신청했다."].features["quote"] == 0.0
+    when = "데이터센터는 언제 '착공'했나?"  # not a question about a name
+    assert all(c.features["quote"] == 0.0 for c in lexical_candidates(when, tokenize(when), passages, tokenize, idf))
+
+
+def test_focus_words_are_the_last_content_words_before_the_question_word() -> None:
+    question = "광주 데이터센터 연산 능력은 얼마인가?"
+    words, _ = split_query(tokenize(question))
+    assert focus_words(question, words, tokenize) == ["연산", "능력"]
+    # no question word: the last words of the question
+    assert focus_words("광주 데이터센터 연산", ["광주", "데이터센터", "연산"], tokenize) == ["데이터센터", "연산"]
+    cands = lexical_candidates(question, tokenize(question), PASSAGES, tokenize, idf)
+    by_text = {c.text: c for c in cands}
+    assert by_text["연산 능력은 88.5페타플롭스 규모다."].features["focus"] == 1.0
+    assert by_text["광주시는 데이터센터를 짓는다."].features["focus"] == 0.0  # the topic, not the asked fact
 
 
 def test_sentences_are_embedded_with_their_title() -> None:
