@@ -49,6 +49,8 @@ def idf(token: str) -> float:
         ("총장은 누구인가?", "person"),
         ("운용사로 뽑힌 회사는 어디인가?", "place"),
         ("사업의 목표는 무엇인가?", None),
+        ("첫 단독 콘서트는 며칠간 진행됐나?", "number"),
+        ("옮긴 탑의 무게는?", "number"),
     ],
 )
 def test_question_type(question: str, kind: str | None) -> None:
@@ -75,6 +77,10 @@ def test_units_a_question_counts_in_are_matched_by_kindred_units() -> None:
     money = "데이터센터 건립 비용은 얼마인가?"
     assert unit_match("총 사업비 900억여원을 투입한다.", asked_units(money), money) == 1.0
     assert unit_match("168명이 수료했다.", asked_units(money), money) == -1.0
+    things = "천황은 몇 가지 질문에 답했나?"
+    assert unit_match("측근들이 제기했던 7가지 질문에 대답했다.", asked_units(things), things) == 1.0
+    assert unit_match("1946년 1월에 전문을 보냈다.", asked_units(things), things) == -1.0
+    assert has_type("무게가 320톤이나 되는 돌덩이", "number") and has_type("2.35m를 넘었다.", "number")
     assert asked_units("사업의 목표는 무엇인가?") == ()
     assert unit_match("130개 기업", (), "사업의 목표는 무엇인가?") == 0.0
 
