@@ -151,7 +151,14 @@ class Answerer:
         """The shortlisted sentences of the top passages, with dense similarity when `dense`."""
         passages = [h.chunk.text for h in result.hits[:CANDIDATE_PASSAGES]]
         found = shortlist(
-            lexical_candidates(result.question, result.query_tokens, passages, self.searcher.sentence_tokens, self.idf)
+            lexical_candidates(
+                result.question,
+                result.query_tokens,
+                passages,
+                self.searcher.tokenizer.tokenize,
+                self.idf,
+                self.searcher.passage_sentences,
+            )
         )
         if dense and found and result.query_vector is not None:
             titles = [result.hits[c.passage_index].document.title for c in found]

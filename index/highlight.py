@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from index.tokenizers import BIGRAM_PREFIX
 
 # A sentence ends at . ? ! … (and closing quotes/brackets after them) followed by space, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.?!…])[\"'”’)\]]*\s+|\n+")
@@ -30,27 +33,50 @@ def _append(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> No
         spans.append((start, end))
 
 
+@dataclass(frozen=True)
+class PassageSentence:
+    """A sentence of a passage, tokenized once: what highlighting and the answer step read."""
+
+    start: int  # offsets into the passage's text
+    end: int
+    words: frozenset[str]  # its tokens, but for the tokenizer's character bigrams
+    bigrams: frozenset[str]  # its character-bigram tokens (mecab+bigram), BIGRAM_PREFIX included
+
+
+def split_passage(text: str, tokenize: Callable[[str], Sequence[str]]) -> tuple[PassageSentence, ...]:
+    """The sentences of `text` (sentence_spans), each tokenized."""
+    out = []
+    for start, end in sentence_spans(text):
+        tokens = frozenset(tokenize(text[start:end]))
+        bigrams = frozenset(t for t in tokens if t.startswith(BIGRAM_PREFIX))
+        out.append(PassageSentence(start, end, tokens - bigrams, bigrams))
+    return tuple(out)
+
+
 def best_sentence(
     text: str,
     query_tokens: list[str],
     tokenize: Callable[[str], Sequence[str]],
     idf: Callable[[str], float],
+    sentences: Sequence[PassageSentence] | None = None,
 ) -> tuple[int, int]:
     """The span of the sentence sharing the most idf-weighted query words; the first on ties.
 
     Falls back to shared character bigrams when no query word matches, and to the first
-    sentence when nothing overlaps at all.
+    sentence when nothing overlaps at all. `sentences`: ``split_passage(text, tokenize)`` when
+    the caller keeps it (a cache); computed here otherwise.
     """
-    spans = sentence_spans(text)
-    if not spans:
+    if sentences is None:
+        sentences = split_passage(text, tokenize)
+    if not sentences:
         return (0, len(text))
     weights = {t: idf(t) for t in set(query_tokens)}
     query_bigrams = _bigrams("".join(query_tokens))
-    best, best_key = spans[0], (-1.0, -1.0)
-    for start, end in spans:
+    best, best_key = (sentences[0].start, sentences[0].end), (-1.0, -1.0)
+    for s in sentences:
+        start, end = s.start, s.end
         sentence = text[start:end]
-        words = set(tokenize(sentence))
-        lexical = sum(w for t, w in weights.items() if t in words)
+        lexical = sum(w for t, w in weights.items() if t in s.words or t in s.bigrams)
         if lexical < best_key[0]:
             continue  # the bigram share only breaks ties between equal word scores
         compact = _compact(sentence)

@@ -44,12 +44,14 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from index.highlight import sentence_spans
+from index.highlight import PassageSentence, split_passage
+from index.tokenizers import BIGRAM_PREFIX
 
 CANDIDATE_PASSAGES = 5  # sentences are taken from this many top passages
 SHORTLIST = 10  # candidates embedded and scored in full, chosen by the lexical features
@@ -60,7 +62,6 @@ SENTENCE_FEATURES: tuple[str, ...] = (
 DENSE_SENTENCE_FEATURES: tuple[str, ...] = ("dense",)  # need the question's and sentences' vectors
 _STATEMENT_END = re.compile(r"[다요죠까][.!?…]*[\"'”’)\]]*$")  # a full sentence, not a headline or list item
 CAPTION_PREFIX = "[사진]"  # ingest keeps photo captions as paragraphs starting with this
-BIGRAM_PREFIX = "#"  # how the mecab+bigram tokenizer marks its character bigrams
 
 # What a question asks for, and what a sentence that answers it contains.
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
@@ -132,12 +133,18 @@ def asked_units(question: str) -> tuple[str, ...]:
     return ()
 
 
+@lru_cache(maxsize=64)
+def _number_in(units: tuple[str, ...]) -> re.Pattern[str]:
+    """A number counted in one of `units` (the longest unit first: 억원 before 원)."""
+    return re.compile(_NUMBER_IN + "(?:" + "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True)) + ")")
+
+
 def unit_match(sentence: str, units: Sequence[str], question: str) -> float:
     """+1: a number in one of `units` the question does not state; −1: none; 0: no units asked."""
     if not units:
         return 0.0
     asked = "".join(question.split())
-    pattern = re.compile(_NUMBER_IN + "(?:" + "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True)) + ")")
+    pattern = _number_in(tuple(units))
     return 1.0 if any("".join(m.group(0).split()) not in asked for m in pattern.finditer(sentence)) else -1.0
 
 
@@ -149,13 +156,13 @@ def question_type(question: str) -> str | None:
     return None
 
 
+_ANSWER_PATTERN = {name: found for name, _, found in _QUESTION_TYPES}
+
+
 def has_type(sentence: str, kind: str, question: str = "") -> bool:
     """The sentence holds an answer of this kind that the question does not already state."""
     asked = "".join(question.split())
-    return any(
-        name == kind and any("".join(m.group(0).split()) not in asked for m in found.finditer(sentence))
-        for name, _, found in _QUESTION_TYPES
-    )
+    return any("".join(m.group(0).split()) not in asked for m in _ANSWER_PATTERN[kind].finditer(sentence))
 
 
 @dataclass(frozen=True)
@@ -178,9 +185,11 @@ def split_query(tokens: Sequence[str]) -> tuple[list[str], set[str]]:
     return words, bigrams
 
 
-def word_coverage(words: Sequence[str], present: set[str], idf: Idf) -> float:
-    """idf-weighted share of `words` found in `present` (0 when the question has no words)."""
-    total = sum(idf(w) for w in words)
+def word_coverage(words: Sequence[str], present: Set[str], idf: Idf, total: float | None = None) -> float:
+    """idf-weighted share of `words` found in `present` (0 when the question has no words);
+    `total`: the idf sum of `words`, when the caller has it."""
+    if total is None:
+        total = sum(idf(w) for w in words)
     return sum(idf(w) for w in words if w in present) / total if total > 0 else 0.0
 
 
@@ -190,24 +199,26 @@ def lexical_candidates(
     passages: Sequence[str],
     tokenize: Tokenize,
     idf: Idf,
+    sentences: Callable[[str], Sequence[PassageSentence]] | None = None,
 ) -> list[SentenceCandidate]:
-    """Every sentence of `passages` (best first) with all features except ``dense`` (set to 0)."""
+    """Every sentence of `passages` (best first) with all features except ``dense`` (set to 0).
+
+    `sentences(text)`: ``split_passage(text, tokenize)``, from the caller's cache when it keeps one."""
+    split = sentences or (lambda text: split_passage(text, tokenize))
     words, bigrams = split_query(query_tokens)
     qset = set(words)
     kind = question_type(question)
     units = asked_units(question)
     name = asks_name(question)
     focus = focus_words(question, words, tokenize)
+    weight = {w: idf(w) for w in words}  # each question word's idf, looked up once
+    words_total, focus_total = sum(weight.values()), sum(weight[w] for w in focus)
     out: list[SentenceCandidate] = []
     for i, text in enumerate(passages):
-        spans = sentence_spans(text)
-        rows = []
-        for start, end in spans:
-            tokens = tokenize(text[start:end])
-            s_words = {t for t in tokens if not t.startswith(BIGRAM_PREFIX)}
-            s_bigrams = {t for t in tokens if t.startswith(BIGRAM_PREFIX)}
-            rows.append((s_words, s_bigrams, word_coverage(words, s_words, idf)))
-        for j, ((start, end), (s_words, s_bigrams, covered)) in enumerate(zip(spans, rows)):
+        found = split(text)
+        rows = [(s.words, s.bigrams, word_coverage(words, s.words, weight.__getitem__, words_total)) for s in found]
+        for j, (s, (s_words, s_bigrams, covered)) in enumerate(zip(found, rows)):
+            start, end = s.start, s.end
             sentence = text[start:end]
             typed = has_type(sentence, kind, question) if kind else False
             neighbours = [rows[n][2] for n in (j - 1, j + 1) if 0 <= n < len(rows)]
@@ -220,7 +231,7 @@ def lexical_candidates(
                 "type_miss": float(kind is not None and not typed),
                 "unit": unit_match(sentence, units, question),
                 "quote": float(name and quotes_new_name(sentence, question)),
-                "focus": word_coverage(focus, s_words, idf),
+                "focus": word_coverage(focus, s_words, weight.__getitem__, focus_total),
                 "rank": 1.0 / (i + 1),
                 "novel": len(s_words - qset) / len(s_words) if s_words else 0.0,
                 "length": math.log1p(len(sentence)),

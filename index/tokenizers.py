@@ -112,6 +112,9 @@ def make_tokenizer(name: str) -> Tokenizer:
         raise InvalidSetting(f"unknown tokenizer '{name}'; use {', '.join(TOKENIZERS)}") from None
 
 
+BIGRAM_PREFIX = "#"  # marks the character bigrams of the mecab+bigram tokenizer (never a morpheme's first char)
+
+
 class MecabBigramTokenizer:
     """MeCab-ko content morphemes plus character bigrams of each word (prefixed so they never collide)."""
 
@@ -122,7 +125,7 @@ class MecabBigramTokenizer:
         self._bigram = BigramTokenizer()
 
     def tokenize(self, text: str) -> list[str]:
-        return self._mecab.tokenize(text) + ["#" + t for t in self._bigram.tokenize(text)]
+        return self._mecab.tokenize(text) + [BIGRAM_PREFIX + t for t in self._bigram.tokenize(text)]
 
 
 TOKENIZERS["mecab+bigram"] = MecabBigramTokenizer

@@ -16,7 +16,7 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from index.answer import Answer, answer
-from index.search import Searcher, SearchResult
+from index.search import PendingSearch, SearchResult
 from service.deps import SearcherDep, SettingsDep, StateDep, require_json, searcher_of
 from service.errors_http import DocumentNotFound, ErrorBody, shown
 from service.schemas import (
@@ -36,9 +36,9 @@ from service.settings import Settings
 CLIENT_CLOSED_REQUEST = 499  # nginx's code for "the client hung up first": only ever seen in metrics
 
 
-def _search_and_answer(searcher: Searcher, question: str, k: int, mode: str) -> tuple[SearchResult, Answer]:
-    result = searcher.search(question, k=k, mode=mode)
-    return result, answer(searcher, result)
+def _finish_and_answer(pending: PendingSearch) -> tuple[SearchResult, Answer]:
+    result = pending.finish()
+    return result, answer(pending.searcher, result)
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -67,8 +67,12 @@ def api_router(settings: Settings) -> APIRouter:
                 state.metrics.searches_skipped.inc()
                 return Response(status_code=CLIENT_CLOSED_REQUEST)
             started = time.perf_counter()
-            result, found = await anyio.to_thread.run_sync(_search_and_answer, searcher, body.question, k, body.mode)
-        return response_from_result(result, found, (time.perf_counter() - started) * 1000)
+            # The question's embedding starts now, in the search pool, before the hop to a worker thread.
+            pending = searcher.start(body.question, k=k, mode=body.mode)
+            result, found = await anyio.to_thread.run_sync(_finish_and_answer, pending)
+        body = response_from_result(result, found, (time.perf_counter() - started) * 1000)
+        # Serialised here, once: returned as a model, FastAPI would validate it again first.
+        return Response(body.model_dump_json(), media_type="application/json")
 
     @api.get("/config", response_model=ServiceConfig, summary="This server's limits and search modes")
     async def config(settings: SettingsDep) -> ServiceConfig:

@@ -135,3 +135,57 @@ def test_sentence_spans_and_best_sentence() -> None:
     assert text[span[0] : span[1]] == "둘째 문장은 \"인용이다.\""
     # No overlap at all: the first sentence.
     assert best_sentence(text, ["zzz"], tok.tokenize, lambda t: 1.0) == (0, 7)
+
+
+class SlowEmbedder:
+    """The fixture's embedder, with every question embedding taking `delay` seconds (a real model's wait)."""
+
+    def __init__(self, inner, delay: float) -> None:
+        self._inner, self._delay = inner, delay
+
+    def embed_query(self, text: str) -> np.ndarray:
+        import time
+
+        time.sleep(self._delay)
+        return self._inner.embed_query(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+
+def test_highlights_made_while_the_question_is_embedded_are_the_ones_made_after(searcher: Searcher) -> None:
+    slow = Searcher(searcher.index, SlowEmbedder(searcher.embedder, 0.05))  # BM25's passages highlighted during the wait
+    question = "광주 인공지능 사관학교 수료생"
+    for mode in ("hybrid", "dense", "bm25"):
+        fast, waited = searcher.search(question, k=4, mode=mode), slow.search(question, k=4, mode=mode)
+        assert [(h.chunk, h.score, h.highlight) for h in waited.hits] == [(h.chunk, h.score, h.highlight) for h in fast.hits]
+    tokens = searcher.tokenizer.tokenize(question)
+    idf = searcher.index.idf_many(tokens).__getitem__
+    for hit in slow.search(question, k=4).hits:
+        assert hit.highlight == best_sentence(hit.chunk.text, tokens, searcher.tokenizer.tokenize, idf)
+
+
+def test_a_search_started_checks_its_request_at_once_and_finishes_as_search_does(searcher: Searcher) -> None:
+    with pytest.raises(EmptyQuery):
+        searcher.start("   ")
+    with pytest.raises(InvalidSetting):
+        searcher.start("광주", mode="fuzzy")
+    pending = searcher.start("광주 데이터센터", k=3)
+    assert pending.dense_future is not None  # the embedding is under way before finish() is called
+    started, direct = pending.finish(), searcher.search("광주 데이터센터", k=3)
+    assert [(h.chunk, h.score, h.highlight) for h in started.hits] == [(h.chunk, h.score, h.highlight) for h in direct.hits]
+    assert searcher.start("광주", mode="bm25").dense_future is None
+
+
+def test_chunk_records_are_kept_in_memory_up_to_the_cache_size(searcher: Searcher, monkeypatch) -> None:
+    import index.records as records_module
+
+    records = searcher.index.records
+    rows = list(range(min(6, records.n_chunks)))
+    expected = [records.chunk(r) for r in rows]
+    monkeypatch.setattr(records_module, "CHUNK_CACHE", 4)
+    assert records.chunks_at(rows[::-1]) == expected[::-1]
+    assert len(records._chunks) == 4  # at most CHUNK_CACHE kept
+    kept = list(records._chunks)[-2:]
+    monkeypatch.setattr(records, "_all", lambda *a: pytest.fail("read again from the file"))
+    assert records.chunks_at(kept) == [expected[rows.index(r)] for r in kept]  # cached: no query

@@ -236,7 +236,12 @@ def test_wrong_method_is_405_json(client: TestClient) -> None:
 
 
 class ExplodingSearcher:
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> None:
+    """Fails inside the search, in the worker thread (as Searcher.start(...).finish() runs there)."""
+
+    def start(self, question: str, k: int = 5, mode: str = "hybrid") -> ExplodingSearcher:
+        return self
+
+    def finish(self) -> None:
         raise RuntimeError("secret internal state /etc/passwd")
 
 

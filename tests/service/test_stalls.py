@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from index.search import SearchResult, Searcher
+from index.search import PendingSearch, SearchResult, Searcher
 from service.app import create_app
 from service.server import BackgroundServer
 from service.settings import Settings
@@ -30,11 +30,11 @@ class GatedSearcher(Searcher):
         self.gate = threading.Event()
         self.questions: list[str] = []
 
-    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> SearchResult:
-        self.questions.append(question)
-        if question.startswith(GATED):
+    def _finish(self, pending: PendingSearch) -> SearchResult:  # the part of a search that runs in a worker thread
+        self.questions.append(pending.question)
+        if pending.question.startswith(GATED):
             self.gate.wait(timeout=60)
-        return super().search(question, k=k, mode=mode)
+        return super()._finish(pending)
 
 
 def serve(settings: Settings, searcher: Searcher, **limits: int) -> BackgroundServer:
