@@ -6,8 +6,11 @@ Without --url it starts `aihub-qa serve` on a free loopback port in a subprocess
 generator and the server do not share a GIL) and stops it at the end. It only ever talks to
 loopback addresses. Each level runs for --seconds or --max-requests, whichever comes first.
 Questions come from eval/data/seed_qa.jsonl; unless --cached, each request gets a unique suffix
-so the query-vector cache never answers for the model (the worst case). It also times the
-in-process Searcher.search for comparison. Not a unit test.
+so the query-vector cache never answers for the model (the worst case). It also times, in this
+process on the same kind of questions, Searcher.search and the question's embedding alone
+(`embed_query`, interleaved with the searches, before and after the load), and reports the
+1-client HTTP p50 as a multiple of that embedding median: the share of a request that is not the
+model. Not a unit test.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -166,24 +169,41 @@ def run_level(url: str, clients: int, seconds: float, max_requests: int, questio
     return LevelResult(clients, len(latencies) + errors, errors, time.monotonic() - began, latencies)
 
 
-def in_process_median_ms(args: argparse.Namespace, questions: Questions, runs: int) -> tuple[float, float]:
-    """Median and p95 of Searcher.search in this process (no HTTP), same settings and questions."""
+@dataclass
+class InProcess:
+    """Timings in this process (no HTTP), same settings and kind of questions as the load."""
+
+    searcher: Any
+    search_ms: list[float] = field(default_factory=list)  # Searcher.search
+    embed_ms: list[float] = field(default_factory=list)  # embedder.embed_query alone
+
+    def measure(self, questions: Questions, runs: int, k: int, mode: str) -> None:
+        """`runs` searches and `runs` question embeddings, interleaved (each on its own question)."""
+        for _ in range(runs):
+            started = time.perf_counter()
+            self.searcher.embedder.embed_query(questions.next())
+            self.embed_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            self.searcher.search(questions.next(), k=k, mode=mode)
+            self.search_ms.append((time.perf_counter() - started) * 1000)
+
+    @staticmethod
+    def p95(timings: list[float]) -> float:
+        ordered = sorted(timings)
+        return ordered[round(0.95 * (len(ordered) - 1))] if ordered else float("nan")
+
+
+def open_in_process(args: argparse.Namespace) -> InProcess:
     from service import runtime
     from service.settings import Settings
 
     overrides = {key: value for key, value in (("index_dir", args.index), ("embedder", args.embedder)) if value}
     searcher = runtime.open_searcher(Settings(**overrides))
     searcher.search("광주 인공지능 중심도시", k=args.k, mode=args.mode)  # warm-up
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        searcher.search(questions.next(), k=args.k, mode=args.mode)
-        timings.append((time.perf_counter() - started) * 1000)
-    timings.sort()
-    return statistics.median(timings), timings[round(0.95 * (len(timings) - 1))]
+    return InProcess(searcher)
 
 
-def report(results: list[LevelResult], in_process: tuple[float, float], args: argparse.Namespace, url: str) -> None:
+def report(results: list[LevelResult], in_process: InProcess, args: argparse.Namespace, url: str) -> None:
     questions = "cached" if args.cached else "unique"
     table = Table(title=f"POST /api/ask on {url} — mode {args.mode}, k {args.k}, {questions} questions")
     for name in ("clients", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms"):
@@ -194,8 +214,18 @@ def report(results: list[LevelResult], in_process: tuple[float, float], args: ar
             f"{r.percentile(50):.1f}", f"{r.percentile(95):.1f}", f"{r.percentile(99):.1f}",
         )
     console.print(table)
-    median, p95 = in_process
-    console.print(f"in-process Searcher.search: median {median:.1f} ms, p95 {p95:.1f} ms ({args.in_process_runs} runs)")
+    search, embed = in_process.search_ms, in_process.embed_ms
+    console.print(
+        f"in-process Searcher.search: median {statistics.median(search):.1f} ms, p95 {in_process.p95(search):.1f} ms; "
+        f"question embedding alone (embed_query): median {statistics.median(embed):.1f} ms, "
+        f"p95 {in_process.p95(embed):.1f} ms ({len(search)} runs each, interleaved, before and after the load)"
+    )
+    single = next((r for r in results if r.clients == 1 and r.latencies_ms), None)
+    if single is not None and not args.cached:
+        console.print(
+            f"HTTP 1-client p50 / question embedding median: {single.percentile(50):.1f} / "
+            f"{statistics.median(embed):.1f} ms = {single.percentile(50) / statistics.median(embed):.2f}×"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -230,13 +260,16 @@ def main(argv: list[str] | None = None) -> None:
     server = nullcontext(args.url.rstrip("/") + "/") if args.url else started_server(args)
     with server as url:  # the server builds the index first if it is missing
         try:
-            in_process = in_process_median_ms(args, questions, args.in_process_runs)
+            in_process = open_in_process(args)
         except AihubQaError as exc:
             sys.exit(f"error: {exc}")
+        half = max(1, args.in_process_runs // 2)
+        in_process.measure(questions, half, args.k, args.mode)
         results = []
         for clients in args.levels:
             console.print(f"{clients} client(s) for {args.seconds:g} s …", style="dim")
             results.append(run_level(url, clients, args.seconds, args.max_requests, questions, args.k, args.mode))
+        in_process.measure(questions, max(1, args.in_process_runs - half), args.k, args.mode)
     report(results, in_process, args, url)
 
 
