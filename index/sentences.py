@@ -42,8 +42,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
@@ -51,6 +49,7 @@ from functools import lru_cache
 import numpy as np
 
 from index.highlight import PassageSentence, split_passage
+from index.lru import BatchLRU
 from index.tokenizers import BIGRAM_PREFIX
 
 CANDIDATE_PASSAGES = 5  # sentences are taken from this many top passages
@@ -270,27 +269,12 @@ class SentenceVectors:
     """An LRU cache of sentence embeddings for one embedder (sentences recur across questions)."""
 
     def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int = 4096) -> None:
-        self._embed = embed
-        self._size = size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: BatchLRU[str, np.ndarray] = BatchLRU(size, lambda missing: dict(zip(missing, embed(missing))))
 
     def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
+        self._cache.clear()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of `texts` (row i for texts[i]), embedding only those not cached."""
-        with self._lock:
-            found = {t: self._cache[t] for t in texts if t in self._cache}
-            for t in found:
-                self._cache.move_to_end(t)
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            found.update(zip(missing, self._embed(missing)))
-            with self._lock:
-                for t in missing:
-                    self._cache[t] = found[t]
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
+        found = self._cache.get_many(texts)
         return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)

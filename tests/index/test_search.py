@@ -178,14 +178,12 @@ def test_a_search_started_checks_its_request_at_once_and_finishes_as_search_does
 
 
 def test_chunk_records_are_kept_in_memory_up_to_the_cache_size(searcher: Searcher, monkeypatch) -> None:
-    import index.records as records_module
-
     records = searcher.index.records
     rows = list(range(min(6, records.n_chunks)))
     expected = [records.chunk(r) for r in rows]
-    monkeypatch.setattr(records_module, "CHUNK_CACHE", 4)
+    monkeypatch.setattr(records._chunks, "size", 4)
     assert records.chunks_at(rows[::-1]) == expected[::-1]
-    assert len(records._chunks) == 4  # at most CHUNK_CACHE kept
-    kept = list(records._chunks)[-2:]
+    assert len(records._chunks) == 4  # at most its size kept
+    kept = records._chunks.keys()[-2:]
     monkeypatch.setattr(records, "_all", lambda *a: pytest.fail("read again from the file"))
     assert records.chunks_at(kept) == [expected[rows.index(r)] for r in kept]  # cached: no query
