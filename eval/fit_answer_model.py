@@ -39,10 +39,10 @@ import numpy as np
 
 from eval.calibration import expected_calibration_error, fit_choice, fit_logistic, reliability, split_of
 from eval.cache import ensure_dataset_index
-from eval.datasets import EvalQuery, default_title_context, load_dataset
+from eval.datasets import EvalDataset, EvalQuery, default_title_context, load_dataset
 from eval.metrics import contains_answer
 from index.answer import FULL, LEXICAL, Answerer
-from index.confidence import CONFIDENCE_FEATURES, DENSE_FEATURES
+from index.confidence import CONFIDENCE_FEATURES, DENSE_FEATURES, LogisticModel
 from index.embedders import DEFAULT_EMBEDDER, make_embedder
 from index.search import SearchResult, Searcher
 from index.sentences import DENSE_SENTENCE_FEATURES, SENTENCE_FEATURES, SentenceCandidate
@@ -54,7 +54,7 @@ OUT_OF_SCOPE = ROOT / "eval" / "data" / "out_of_scope.jsonl"
 KORQUAD = ROOT.parent / "shared" / "benchmarks" / "KorQuAD_v1.0_dev.json"  # ../shared beside the project
 MODEL_OUT = ROOT / "index" / "answer_model.json"
 K = 5
-# Ridge penalty of the sentence-choice model: 12 features fitted on ~80 questions overfit at the
+# Ridge penalty of the sentence-choice model: a dozen features fitted on ~80 questions overfit at the
 # default (eval.calibration.L2 = 1); 5 did as well or better in 10-fold cross-validation on the
 # training split and on KorQuAD dev questions (a model fitted on the gold training split, applied to
 # KorQuAD's own top passages).
@@ -81,26 +81,26 @@ class Item:
     candidates: dict[str, list[SentenceCandidate]] = field(default_factory=dict)
 
 
-def korquad_order(path: Path) -> list[EvalQuery]:
+def korquad_order(dataset: EvalDataset) -> list[EvalQuery]:
     """KorQuAD's questions in a fixed order: by the hash of their ids."""
-    data = load_dataset(path, format="squad")
-    return sorted(data.queries, key=lambda q: hashlib.sha256(q.id.encode()).hexdigest())
+    return sorted(dataset.queries, key=lambda q: hashlib.sha256(q.id.encode()).hexdigest())
 
 
-def korquad_sample(path: Path, n: int) -> list[Item]:
+def korquad_sample(ordered: list[EvalQuery], n: int) -> list[Item]:
     """A fixed out-of-scope sample: the n questions whose id hashes lowest."""
-    return [Item(f"korquad:{q.id}", q.question, "korquad", (), split_of(f"korquad:{q.id}")) for q in korquad_order(path)[:n]]
+    return [Item(f"korquad:{q.id}", q.question, "korquad", (), split_of(f"korquad:{q.id}")) for q in ordered[:n]]
 
 
-def korquad_in_scope(path: Path, skip: int, n: int) -> list[Item]:
+def korquad_in_scope(ordered: list[EvalQuery], skip: int, n: int) -> list[Item]:
     """The next n questions after the out-of-scope sample, with their answers, for KorQuAD's passages."""
     return [
         Item(f"korquad:{q.id}", q.question, "korquad-in", q.answers, split_of(f"korquad:{q.id}"))
-        for q in korquad_order(path)[skip : skip + n]
+        for q in ordered[skip : skip + n]
     ]
 
 
-def read_items(korquad: Path | None, n_korquad: int) -> list[Item]:
+def read_items(korquad: list[EvalQuery] | None, n_korquad: int) -> list[Item]:
+    """Gold and our out-of-scope questions, and the first `n_korquad` of `korquad` (in korquad_order)."""
     items = []
     for line in GOLD.read_text(encoding="utf-8").splitlines():
         d = json.loads(line)
@@ -132,6 +132,13 @@ def matrix(cands: list[SentenceCandidate], names: tuple[str, ...]) -> np.ndarray
     return np.array([[c.features[n] for n in names] for c in cands], dtype=np.float64).reshape(len(cands), len(names))
 
 
+def chosen(model: LogisticModel, cands: list[SentenceCandidate], names: tuple[str, ...]) -> tuple[int, float]:
+    """The candidate the sentence model puts first (the first on ties) and its logit."""
+    logits = model.logit(matrix(cands, names))
+    best = int(np.argmax(logits))
+    return best, float(logits[best])
+
+
 def fit_variant(items: list[Item], answerer: Answerer, variant: str) -> dict:
     s_names, c_names = sentence_features(variant), confidence_features(variant)
     train_in = [i for i in items if i.kind in IN_SCOPE and i.split == "train" and i.candidates[variant]]
@@ -148,9 +155,8 @@ def fit_variant(items: list[Item], answerer: Answerer, variant: str) -> dict:
         if not cands:
             rows.append(None)
             continue
-        logits = sentence_model.logit(matrix(cands, s_names))
-        best = int(np.argmax(logits))
-        features = answerer.question_features(item.result, cands[best], float(logits[best]))
+        best, logit = chosen(sentence_model, cands, s_names)
+        features = answerer.question_features(item.result, cands[best], logit)
         rows.append((features, right(item, cands[best])))
 
     def weight(item: Item, pool: list[Item]) -> float:
@@ -176,11 +182,10 @@ def fit_variant(items: list[Item], answerer: Answerer, variant: str) -> dict:
             continue
         p = float(confidence_model.probability(np.array([row[0][n] for n in c_names]))[0])
         outcomes.append({"id": item.id, "kind": item.kind, "split": item.split, "confidence": p, "right": bool(row[1])})
-    korquad_right = {
-        split: [right(i, i.candidates[variant][int(np.argmax(sentence_model.logit(matrix(i.candidates[variant], s_names))))])
-                if i.candidates[variant] else False for i in korquad_in if i.split == split]
-        for split in ("train", "held-out")
-    }
+    korquad_right: dict[str, list[bool]] = {"train": [], "held-out": []}
+    for item in korquad_in:
+        cands = item.candidates[variant]
+        korquad_right[item.split].append(bool(cands) and right(item, cands[chosen(sentence_model, cands, s_names)[0]]))
     return {
         "sentence": sentence_model.to_json(),
         "confidence": confidence_model.to_json(),
@@ -238,15 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     embedder = make_embedder(args.embedder)
     searcher = Searcher(load_index(args.index, embedder.spec), embedder)
     answerer = Answerer(searcher)
-    items = read_items(args.korquad, args.korquad_questions)
+    korquad = load_dataset(args.korquad, format="squad") if args.korquad is not None else None
+    ordered = korquad_order(korquad) if korquad is not None else None
+    items = read_items(ordered, args.korquad_questions)
     askers = {item.id: (searcher, answerer) for item in items}
-    if args.korquad is not None and args.korquad_in_scope:
-        dataset = load_dataset(args.korquad, format="squad")
-        cached = ensure_dataset_index(
-            dataset, args.cache, embedder, searcher.tokenizer, default_title_context(dataset)
-        )
+    if korquad is not None and ordered is not None and args.korquad_in_scope:
+        cached = ensure_dataset_index(korquad, args.cache, embedder, searcher.tokenizer, default_title_context(korquad))
         korquad_searcher = Searcher(cached.index, embedder)
-        extra = korquad_in_scope(args.korquad, args.korquad_questions, args.korquad_in_scope)
+        extra = korquad_in_scope(ordered, args.korquad_questions, args.korquad_in_scope)
         askers.update({item.id: (korquad_searcher, Answerer(korquad_searcher)) for item in extra})
         items += extra
     started = time.perf_counter()

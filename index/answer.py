@@ -174,7 +174,7 @@ class Answerer:
         idf_of = {t: self.idf(t) for t in dict.fromkeys(result.query_tokens)}
         ceiling = bm25_ceiling(result.query_tokens, idf_of)
         best_bm25 = max((h.bm25_score or 0.0) for h in hits)
-        passage_words = set(self.searcher.sentence_tokens(hit.chunk.text))
+        passage_words = set(self.searcher.text_tokens(hit.chunk.text))
         unknown = [w for w in words if index.document_frequency(w) == 0]
         return {
             "dense_top": max((h.dense_score for h in hits if h.dense_score is not None), default=0.0),

@@ -92,7 +92,7 @@ class Searcher:
         self.tokenizer: Tokenizer = make_tokenizer(index.manifest.tokenizer)
         # Passages are split and tokenized for highlighting and again for the answer, and the same
         # passages come back for many questions: both read these caches (thread-safe).
-        self.sentence_tokens: Callable[[str], Sequence[str]] = lru_cache(maxsize=TEXT_TOKEN_CACHE)(
+        self.text_tokens: Callable[[str], Sequence[str]] = lru_cache(maxsize=TEXT_TOKEN_CACHE)(
             lambda text: tuple(self.tokenizer.tokenize(text))
         )
         self.passage_sentences: Callable[[str], tuple[PassageSentence, ...]] = lru_cache(

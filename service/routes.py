@@ -70,9 +70,7 @@ def api_router(settings: Settings) -> APIRouter:
             # The question's embedding starts now, in the search pool, before the hop to a worker thread.
             pending = searcher.start(body.question, k=k, mode=body.mode)
             result, found = await anyio.to_thread.run_sync(_finish_and_answer, pending)
-        body = response_from_result(result, found, (time.perf_counter() - started) * 1000)
-        # Serialised here, once: returned as a model, FastAPI would validate it again first.
-        return Response(body.model_dump_json(), media_type="application/json")
+        return response_from_result(result, found, (time.perf_counter() - started) * 1000)
 
     @api.get("/config", response_model=ServiceConfig, summary="This server's limits and search modes")
     async def config(settings: SettingsDep) -> ServiceConfig:
