@@ -172,7 +172,9 @@ class BM25Index:
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index:
-        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
+        # Memory-mapped, read through plain ndarray views: a slice of a numpy.memmap costs a Python
+        # call of its own (__array_finalize__), and a query takes a few slices per word.
+        arrays = {name: np.asarray(np.load(directory / f"{name}.npy", mmap_mode="r")) for name in ARRAYS}
         tokens = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
         params = json.loads((directory / PARAMS_FILE).read_text(encoding="utf-8"))
         vocab = {token: i for i, token in enumerate(tokens)}
