@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -43,9 +44,9 @@ from index.sentences import (
     CANDIDATE_PASSAGES,
     SENTENCE_FEATURES,
     SentenceCandidate,
+    SentenceFeaturizer,
     SentenceVectors,
     dense_input,
-    lexical_candidates,
     shortlist,
     split_query,
     with_dense,
@@ -115,10 +116,18 @@ def variant_for(embedder_spec: str, has_vector: bool, models: ModelFile) -> str:
     return FULL if has_vector and embedder_spec == models.embedder else LEXICAL
 
 
-def answer(searcher: Searcher, result: SearchResult, models: ModelFile | None = None) -> Answer:
-    """Choose the answer sentence of `result` and how sure we are; decline below the threshold."""
+def answer(
+    searcher: Searcher, result: SearchResult, models: ModelFile | None = None, draft: AnswerDraft | None = None
+) -> Answer:
+    """Choose the answer sentence of `result` and how sure we are; decline below the threshold.
+    `draft`: the one passed as `warm` to the search that gave `result` (its work is reused)."""
     models = models or shipped_models()
-    return _answerer(searcher).answer(result, models)
+    return _answerer(searcher).answer(result, models, draft)
+
+
+def begin_answer(searcher: Searcher) -> AnswerDraft:
+    """A draft of one question's answer, to pass to its search as `warm` and then to answer()."""
+    return AnswerDraft(searcher)
 
 
 _answerers: weakref.WeakKeyDictionary[Any, Answerer] = weakref.WeakKeyDictionary()
@@ -131,6 +140,29 @@ def _answerer(searcher: Searcher) -> Answerer:
         if found is None:
             found = _answerers[searcher] = Answerer(searcher)
         return found
+
+
+class AnswerDraft:
+    """The start of one question's answer step, made while the question is still being embedded.
+
+    A search calls ``warm(question, tokens, text)`` on the passages it already knows will rank
+    high (BM25's best, in hybrid mode) while the dense side runs; their sentences are featurized
+    then, on the otherwise idle core, and answer() takes them from here instead of featurizing
+    them after the search. One per question and thread (not locked).
+    """
+
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+        self._featurizer: SentenceFeaturizer | None = None
+
+    def featurizer(self, question: str, tokens: Sequence[str]) -> SentenceFeaturizer:
+        found = self._featurizer
+        if found is None or found.question != question or found.query_tokens != tuple(tokens):
+            found = self._featurizer = _answerer(self.searcher).featurizer(question, tokens)
+        return found
+
+    def warm(self, question: str, tokens: Sequence[str], text: str) -> None:
+        self.featurizer(question, tokens).passage(text)
 
 
 class Answerer:
@@ -147,19 +179,17 @@ class Answerer:
             value = self._idf_cache[token] = self.searcher.index.idf(token)
         return value
 
-    def candidates(self, result: SearchResult, dense: bool) -> list[SentenceCandidate]:
+    def featurizer(self, question: str, tokens: Sequence[str]) -> SentenceFeaturizer:
+        searcher = self.searcher
+        return SentenceFeaturizer(question, tokens, searcher.tokenizer.tokenize, self.idf, searcher.passage_sentences)
+
+    def candidates(
+        self, result: SearchResult, dense: bool, draft: AnswerDraft | None = None
+    ) -> list[SentenceCandidate]:
         """The shortlisted sentences of the top passages, with dense similarity when `dense`."""
         passages = [h.chunk.text for h in result.hits[:CANDIDATE_PASSAGES]]
-        found = shortlist(
-            lexical_candidates(
-                result.question,
-                result.query_tokens,
-                passages,
-                self.searcher.tokenizer.tokenize,
-                self.idf,
-                self.searcher.passage_sentences,
-            )
-        )
+        featurizer = (draft or AnswerDraft(self.searcher)).featurizer(result.question, result.query_tokens)
+        found = shortlist(featurizer.candidates(passages))
         if dense and found and result.query_vector is not None:
             titles = [result.hits[c.passage_index].document.title for c in found]
             sims = self.vectors([dense_input(t, c.text) for t, c in zip(titles, found)]) @ result.query_vector
@@ -189,10 +219,10 @@ class Answerer:
             "missing_number": missing_numbers(result.question, hit.chunk.text),
         }
 
-    def answer(self, result: SearchResult, models: ModelFile) -> Answer:
+    def answer(self, result: SearchResult, models: ModelFile, draft: AnswerDraft | None = None) -> Answer:
         variant = variant_for(self.searcher.embedder.spec, result.query_vector is not None, models)
         m = models.variants[variant]
-        found = self.candidates(result, dense=variant == FULL)
+        found = self.candidates(result, dense=variant == FULL, draft=draft)
         if not found:
             return Answer(False, 0.0, None, None, {}, variant)
         x = np.array([[c.features[n] for n in m.sentence.features] for c in found], dtype=np.float64)
@@ -226,5 +256,6 @@ __all__ = [
     "DENSE_FEATURES",
     "SENTENCE_FEATURES",
     "answer",
+    "begin_answer",
     "shipped_models",
 ]

@@ -13,16 +13,71 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from index.errors import InvalidSetting
 
+if TYPE_CHECKING:
+    from index.openvino_runtime import OpenVinoEncoder
+
 DEFAULT_EMBEDDER = "e5-small"
+
+# Questions of engines that cannot run one asynchronously themselves are embedded here (start_query).
+_QUERY_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="query-embedding")
+
+
+class QueryJob(Protocol):
+    """A question being embedded (BaseEmbedder.start_query): `result()` waits for its vector."""
+
+    def done(self) -> bool: ...
+    def result(self) -> np.ndarray: ...
+
+
+class Ready:
+    """A QueryJob whose vector is already known."""
+
+    def __init__(self, vector: np.ndarray) -> None:
+        self.vector = vector
+
+    def done(self) -> bool:
+        return True
+
+    def result(self) -> np.ndarray:
+        return self.vector
+
+
+class Running(Protocol):
+    """One text in an engine's own asynchronous inference (OpenVinoEncoder.start_one)."""
+
+    def done(self) -> bool: ...
+    def result(self) -> np.ndarray: ...
+
+
+class RunningQuery:
+    """A QueryJob on an engine's own asynchronous inference: finished (normalised, cached) by
+    whoever calls result() first."""
+
+    def __init__(self, running: Running, finish: Callable[[np.ndarray], np.ndarray]) -> None:
+        self._running = running
+        self._finish = finish
+        self._vector: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def done(self) -> bool:
+        return self._vector is not None or self._running.done()
+
+    def result(self) -> np.ndarray:
+        with self._lock:
+            if self._vector is None:
+                self._vector = self._finish(self._running.result())
+            return self._vector
 
 
 class Embedder(Protocol):
@@ -107,12 +162,28 @@ class BaseEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query vector, from the LRU cache when the same question was asked before."""
+        hit = self._cached(text)
+        return hit if hit is not None else self._remember(text, self.embed_queries([text])[0])
+
+    def start_query(self, text: str) -> QueryJob:
+        """embed_query without waiting for it: the caller does other work meanwhile, then `result()`
+        gives the same vector (cached the same way). Never blocks on the model."""
+        hit = self._cached(text)
+        return Ready(hit) if hit is not None else self._start_query(text)
+
+    def _start_query(self, text: str) -> QueryJob:
+        """In a pool thread; engines that run a question asynchronously themselves start it in the
+        caller's thread instead, sparing the hop to a thread (E5SmallEmbedder on OpenVINO)."""
+        return _QUERY_POOL.submit(self.embed_query, text)
+
+    def _cached(self, text: str) -> np.ndarray | None:
         with self._cache_lock:
             hit = self._cache.get(text)
             if hit is not None:
                 self._cache.move_to_end(text)
-                return hit
-        vec = self.embed_queries([text])[0]
+            return hit
+
+    def _remember(self, text: str, vec: np.ndarray) -> np.ndarray:
         vec.setflags(write=False)
         with self._cache_lock:
             self._cache[text] = vec
@@ -229,11 +300,14 @@ class E5SmallEmbedder(BaseEmbedder):
         self._st_model: Any = None
         self._st_lock = threading.Lock()
         self._encoder: Encoder
+        self._async_encoder: OpenVinoEncoder | None = None  # runs a question without a Python thread waiting on it
         if self.runtime == "openvino":
             from index.openvino_runtime import OpenVinoEncoder, native_bf16
 
             self.device = "cpu"
-            self._encoder = OpenVinoEncoder(self.path / ENCODER_IR, "bfloat16" if native_bf16() else "float32")
+            self._encoder = self._async_encoder = OpenVinoEncoder(
+                self.path / ENCODER_IR, "bfloat16" if native_bf16() else "float32"
+            )
         else:
             import torch
 
@@ -270,6 +344,16 @@ class E5SmallEmbedder(BaseEmbedder):
     def _encode_queries(self, texts: list[str]) -> np.ndarray:
         ids = self.token_ids([self.query_prefix + t for t in texts])
         return np.stack([self._encoder.one(i) for i in ids]) if ids else np.zeros((0, self.dim), np.float32)
+
+    def _start_query(self, text: str) -> QueryJob:
+        if self._async_encoder is None:
+            return super()._start_query(text)
+        # As embed_query computes it (cut, prefixed, one unpadded pass, normalised), with the pass
+        # started here and run by OpenVINO's own threads: no Python thread waits on it meanwhile.
+        ids = self.token_ids([self.query_prefix + self.truncate_query(text)])[0]
+        return RunningQuery(
+            self._async_encoder.start_one(ids), lambda pooled: self._remember(text, _as_matrix(pooled, self.dim)[0])
+        )
 
     def embed_passages_each(self, texts: Sequence[str]) -> np.ndarray:
         """One text at a time (see BaseEmbedder), without the engine lock: like queries."""

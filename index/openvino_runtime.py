@@ -56,15 +56,24 @@ class OpenVinoEncoder:
 
     def one(self, token_ids: Sequence[int]) -> np.ndarray:
         """One unpadded text: its mean-pooled vector (fp32, not normalised)."""
+        return self.start_one(token_ids).result()
+
+    def start_one(self, token_ids: Sequence[int]) -> RunningOne:
+        """one(), started and left to run on OpenVINO's threads: the same vector, from result()."""
         ids = np.asarray([token_ids], dtype=np.int64)
         with self._lock:
             request = self._free.pop() if self._free else self._compiled.create_infer_request()
         mask = np.ones_like(ids)
         try:
-            return mean_pool(request.infer({INPUTS[0]: ids, INPUTS[1]: mask})[0], mask)[0]
-        finally:
-            with self._lock:
-                self._free.append(request)
+            request.start_async({INPUTS[0]: ids, INPUTS[1]: mask})
+        except BaseException:
+            self._release(request)
+            raise
+        return RunningOne(self, request, mask)
+
+    def _release(self, request: Any) -> None:
+        with self._lock:
+            self._free.append(request)
 
     def each(self, token_ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Texts one at a time (unpadded, so each vector depends on its own tokens only), as many at
@@ -89,6 +98,32 @@ class OpenVinoEncoder:
         for rows, ids, mask in batches:
             queue.start_async({INPUTS[0]: ids, INPUTS[1]: mask}, (rows, mask))
         queue.wait_all()
+
+
+class RunningOne:
+    """A text in OpenVINO's asynchronous inference (start_one); its infer request goes back to the
+    encoder once result() has read it. One thread at a time."""
+
+    def __init__(self, encoder: OpenVinoEncoder, request: Any, mask: np.ndarray) -> None:
+        self._encoder = encoder
+        self._request: Any = request
+        self._mask = mask
+        self._vector: np.ndarray | None = None
+
+    def done(self) -> bool:
+        return self._request is None or bool(self._request.wait_for(0))
+
+    def result(self) -> np.ndarray:
+        if self._request is not None:
+            request, self._request = self._request, None
+            try:
+                request.wait()
+                self._vector = mean_pool(request.get_output_tensor(0).data, self._mask)[0]
+            finally:
+                self._encoder._release(request)
+        if self._vector is None:
+            raise RuntimeError("the inference of this text failed")
+        return self._vector
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from index.embedders import BaseEmbedder
+from index.embedders import BaseEmbedder, QueryJob, Ready
 from index.errors import EmptyQuery, InvalidSetting
 from index.fusion import FUSIONS, FusionConfig, fuse, order, scores_for
 from index.highlight import PassageSentence, best_sentence, split_passage
@@ -28,6 +28,8 @@ from index.tokenizers import Tokenizer, make_tokenizer
 from ingest.documents import Chunk, Document
 
 Mode = Literal["hybrid", "dense", "bm25"]
+Warm = Callable[[str, Sequence[str], str], None]  # (question, its tokens, a passage's text)
+
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 __all__ = ["FUSIONS", "MODES", "FusionConfig", "Hit", "SearchResult", "Searcher"]
 
@@ -35,11 +37,10 @@ __all__ = ["FUSIONS", "MODES", "FusionConfig", "Hit", "SearchResult", "Searcher"
 # by highlighting and the answer step for every question that retrieves them.
 PASSAGE_SENTENCE_CACHE = 2_000
 TEXT_TOKEN_CACHE = 2_000  # whole passages tokenized (the answer step's passage coverage)
+# In hybrid mode, BM25's best EARLY_PASSAGES·k passages are highlighted and warmed while the question
+# is embedded (as far as the embedding leaves time): fusion takes most of its top k from them.
+EARLY_PASSAGES = 2
 
-# Hybrid search runs the dense side (question embedding, then FAISS) here while BM25 runs in the
-# caller's thread: the embedding engines and FAISS release the GIL, so with two cores a hybrid
-# query costs about the slower of the two instead of their sum. Shared by every Searcher (one pool, not one per index).
-_DENSE_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="dense-search")
 
 
 @dataclass(frozen=True)
@@ -66,16 +67,35 @@ class SearchResult:
     query_vector: np.ndarray | None = None  # the question's embedding (None in bm25 mode)
 
 
+# A search's lexical side (tokens, BM25, the highlights of BM25's best passages) runs in this pool
+# while the thread that finishes the search waits for the question's vector and then runs the
+# dense search itself: no hop between threads once the vector is there, and on a large index, where
+# BM25 can outlast the embedding, the dense search still runs beside it (the engines, FAISS and
+# BM25's numpy work release the GIL). Shared by every Searcher.
+_LEXICAL_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="lexical-search")
+
+
+@dataclass(frozen=True)
+class Lexical:
+    """What a search computes without the question's vector."""
+
+    tokens: list[str]
+    sparse: Ranked
+    spans: dict[str, tuple[int, int]]  # highlight span by passage text, of BM25's best passages (hybrid)
+    idf: Callable[[str], float] | None  # looked up already (hybrid), else None
+
+
 @dataclass(frozen=True)
 class PendingSearch:
-    """A search whose dense side is under way (Searcher.start); finish() completes it (blocking)."""
+    """A search under way (Searcher.start); finish() completes it (blocking)."""
 
     searcher: Searcher
     question: str
     k: int
     mode: str
     depth: int
-    dense_future: Future[tuple[np.ndarray, Ranked]] | None
+    query: QueryJob | None  # the question's embedding (None in bm25 mode)
+    lexical: Future[Lexical] | None  # in the pool (None in bm25 mode: finish() computes it)
     started: float
 
     def finish(self) -> SearchResult:
@@ -112,11 +132,19 @@ class Searcher:
         return self.start(question, k, mode, query_vector).finish()
 
     def start(
-        self, question: str, k: int = 5, mode: str = "hybrid", query_vector: np.ndarray | None = None
+        self,
+        question: str,
+        k: int = 5,
+        mode: str = "hybrid",
+        query_vector: np.ndarray | None = None,
+        warm: Warm | None = None,
     ) -> PendingSearch:
-        """Check the request and start the dense side (embedding the question, then FAISS) in the
-        pool; `finish()` does the rest. Never blocks, so a server can start the embedding before it
-        hands the request to a worker thread. Raises EmptyQuery / InvalidSetting at once."""
+        """Check the request, start embedding the question and, beside it, the lexical side;
+        `finish()` does the rest. Never blocks, so a server can start both before it hands the
+        request to a worker thread. Raises EmptyQuery / InvalidSetting at once.
+
+        `warm(question, tokens, text)` is called on BM25's best passages while the question is still
+        being embedded (hybrid mode), for work a later step will want (index.answer.AnswerDraft)."""
         started = time.perf_counter()
         question = question.strip()
         if not question:
@@ -126,32 +154,27 @@ class Searcher:
         if k < 1:
             raise InvalidSetting(f"k must be at least 1, got {k}")
         depth = min(max(k, self.fusion.candidates), self.size)
-        # The dense side runs in the pool while BM25 runs in finish()'s thread: BM25 needs no
-        # vector, so its time hides behind the embedding's.
-        dense_future = (
-            _DENSE_POOL.submit(self._dense_side, question, query_vector, depth) if mode in ("dense", "hybrid") else None
-        )
-        return PendingSearch(self, question, k, mode, depth, dense_future, started)
+        # BM25 needs no vector: its time hides behind the embedding's.
+        query = lexical = None
+        if mode in ("dense", "hybrid"):
+            query = Ready(query_vector) if query_vector is not None else self.embedder.start_query(question)
+            lexical = _LEXICAL_POOL.submit(self._lexical, question, k, mode, depth, query, warm)
+        return PendingSearch(self, question, k, mode, depth, query, lexical, started)
 
     def _finish(self, pending: PendingSearch) -> SearchResult:
         question, mode, depth = pending.question, pending.mode, pending.depth
-        tokens = self.tokenizer.tokenize(question)
-        sparse = self.sparse.search(tokens, depth) if mode in ("bm25", "hybrid") and depth else Ranked.empty()
-        spans: dict[str, tuple[int, int]] = {}  # highlight span by passage text
-        idf: Callable[[str], float] | None = None
-        if pending.dense_future is not None and mode == "hybrid":
-            idf = self._idf_of(tokens)
-            # While the question is still being embedded: highlight BM25's best passages, most of
-            # which make the top k (the same spans _hits would compute after the wait).
-            top = sparse.rows[: pending.k].tolist()
-            for chunk in self.index.records.chunks_at(top) if top else []:
-                if pending.dense_future.done():
-                    break
-                spans[chunk.text] = self._highlight(chunk.text, tokens, idf)
-        qvec, dense = pending.dense_future.result() if pending.dense_future is not None else (None, Ranked.empty())
-        if idf is None:
-            idf = self._idf_of(tokens)
-
+        if pending.query is None:
+            lexical = self._lexical(question, pending.k, mode, depth, None, None)
+            qvec, dense = None, Ranked.empty()
+        else:
+            try:
+                qvec = pending.query.result()
+                dense = self.dense.search(qvec, depth) if depth else Ranked.empty()
+            finally:  # the lexical side is always waited for: its warm calls end before the search does
+                assert pending.lexical is not None
+                lexical = pending.lexical.result()
+        tokens, sparse, spans = lexical.tokens, lexical.sparse, lexical.spans
+        idf = lexical.idf or self._idf_of(tokens)
         if mode == "dense":
             ranked = order(list(zip(dense.rows.tolist(), dense.scores.tolist())))
         elif mode == "bm25":
@@ -162,9 +185,25 @@ class Searcher:
         took = (time.perf_counter() - pending.started) * 1000
         return SearchResult(question, mode, hits, took, tuple(tokens), qvec)
 
-    def _dense_side(self, question: str, query_vector: np.ndarray | None, depth: int) -> tuple[np.ndarray, Ranked]:
-        qvec = query_vector if query_vector is not None else self.embedder.embed_query(question)
-        return qvec, self.dense.search(qvec, depth) if depth else Ranked.empty()
+    def _lexical(
+        self, question: str, k: int, mode: str, depth: int, query: QueryJob | None, warm: Warm | None
+    ) -> Lexical:
+        """Tokens and BM25's list; in hybrid mode, while the question is still being embedded, the
+        highlights and idf of BM25's best EARLY_PASSAGES·k passages, warmed."""
+        tokens = self.tokenizer.tokenize(question)
+        sparse = self.sparse.search(tokens, depth) if mode in ("bm25", "hybrid") and depth else Ranked.empty()
+        spans: dict[str, tuple[int, int]] = {}
+        if query is None or mode != "hybrid":
+            return Lexical(tokens, sparse, spans, None)
+        idf = self._idf_of(tokens)
+        top = sparse.rows[: EARLY_PASSAGES * k].tolist()
+        for chunk in self.index.records.chunks_at(top) if top else []:
+            if query.done():
+                break
+            spans[chunk.text] = self._highlight(chunk.text, tokens, idf)
+            if warm is not None and not query.done():
+                warm(question, tokens, chunk.text)
+        return Lexical(tokens, sparse, spans, idf)
 
     def _idf_of(self, tokens: list[str]) -> Callable[[str], float]:
         return self.index.idf_many(list(dict.fromkeys(tokens))).__getitem__  # one lookup for every hit (Milvus: one query)

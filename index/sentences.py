@@ -192,30 +192,58 @@ def word_coverage(words: Sequence[str], present: Set[str], idf: Idf, total: floa
     return sum(idf(w) for w in words if w in present) / total if total > 0 else 0.0
 
 
-def lexical_candidates(
-    question: str,
-    query_tokens: Sequence[str],
-    passages: Sequence[str],
-    tokenize: Tokenize,
-    idf: Idf,
-    sentences: Callable[[str], Sequence[PassageSentence]] | None = None,
-) -> list[SentenceCandidate]:
-    """Every sentence of `passages` (best first) with all features except ``dense`` (set to 0).
+class SentenceFeaturizer:
+    """The lexical features of one question's candidate sentences.
 
-    `sentences(text)`: ``split_passage(text, tokenize)``, from the caller's cache when it keeps one."""
-    split = sentences or (lambda text: split_passage(text, tokenize))
-    words, bigrams = split_query(query_tokens)
-    qset = set(words)
-    kind = question_type(question)
-    units = asked_units(question)
-    name = asks_name(question)
-    focus = focus_words(question, words, tokenize)
-    weight = {w: idf(w) for w in words}  # each question word's idf, looked up once
-    words_total, focus_total = sum(weight.values()), sum(weight[w] for w in focus)
-    out: list[SentenceCandidate] = []
-    for i, text in enumerate(passages):
-        found = split(text)
+    What the features need from the question is computed once; ``passage(text)`` gives the
+    candidates of one passage (all features but ``dense`` and ``rank``), kept by text, so a passage
+    featurized early (while the question is still being embedded) is not featurized again.
+    One per question and thread: it is not locked.
+
+    `sentences(text)`: ``split_passage(text, tokenize)``, from the caller's cache when it keeps one.
+    """
+
+    def __init__(
+        self,
+        question: str,
+        query_tokens: Sequence[str],
+        tokenize: Tokenize,
+        idf: Idf,
+        sentences: Callable[[str], Sequence[PassageSentence]] | None = None,
+    ) -> None:
+        self.question = question
+        self.query_tokens = tuple(query_tokens)
+        self._split = sentences or (lambda text: split_passage(text, tokenize))
+        self.words, self.bigrams = split_query(query_tokens)
+        self.kind = question_type(question)
+        self.units = asked_units(question)
+        self.asks_name = asks_name(question)
+        self.focus = focus_words(question, self.words, tokenize)
+        self.weight = {w: idf(w) for w in self.words}  # each question word's idf, looked up once
+        self._done: dict[str, tuple[SentenceCandidate, ...]] = {}
+
+    def passage(self, text: str) -> tuple[SentenceCandidate, ...]:
+        """The candidates of one passage, in text order (``passage_index`` 0, ``rank`` 0)."""
+        found = self._done.get(text)
+        if found is None:
+            found = self._done[text] = tuple(self._featurize(text))
+        return found
+
+    def candidates(self, passages: Sequence[str]) -> list[SentenceCandidate]:
+        """Every sentence of `passages` (best first) with all features except ``dense`` (0)."""
+        return [
+            SentenceCandidate(i, c.start, c.end, c.text, {**c.features, "rank": 1.0 / (i + 1)})
+            for i, text in enumerate(passages)
+            for c in self.passage(text)
+        ]
+
+    def _featurize(self, text: str) -> list[SentenceCandidate]:
+        question, words, bigrams, kind = self.question, self.words, self.bigrams, self.kind
+        qset, weight = set(words), self.weight
+        words_total, focus_total = sum(weight.values()), sum(weight[w] for w in self.focus)
+        found = self._split(text)
         rows = [(s.words, s.bigrams, word_coverage(words, s.words, weight.__getitem__, words_total)) for s in found]
+        out = []
         for j, (s, (s_words, s_bigrams, covered)) in enumerate(zip(found, rows)):
             start, end = s.start, s.end
             sentence = text[start:end]
@@ -228,17 +256,29 @@ def lexical_candidates(
                 "dense": 0.0,
                 "type_match": float(kind is not None and typed),
                 "type_miss": float(kind is not None and not typed),
-                "unit": unit_match(sentence, units, question),
-                "quote": float(name and quotes_new_name(sentence, question)),
-                "focus": word_coverage(focus, s_words, weight.__getitem__, focus_total),
-                "rank": 1.0 / (i + 1),
+                "unit": unit_match(sentence, self.units, question),
+                "quote": float(self.asks_name and quotes_new_name(sentence, question)),
+                "focus": word_coverage(self.focus, s_words, weight.__getitem__, focus_total),
+                "rank": 0.0,  # set by candidates(): 1 / rank of the passage
                 "novel": len(s_words - qset) / len(s_words) if s_words else 0.0,
                 "length": math.log1p(len(sentence)),
                 "caption": float(sentence.startswith(CAPTION_PREFIX)),
                 "statement": float(bool(_STATEMENT_END.search(sentence))),
             }
-            out.append(SentenceCandidate(i, start, end, sentence, features))
-    return out
+            out.append(SentenceCandidate(0, start, end, sentence, features))
+        return out
+
+
+def lexical_candidates(
+    question: str,
+    query_tokens: Sequence[str],
+    passages: Sequence[str],
+    tokenize: Tokenize,
+    idf: Idf,
+    sentences: Callable[[str], Sequence[PassageSentence]] | None = None,
+) -> list[SentenceCandidate]:
+    """Every sentence of `passages` (best first) with all features except ``dense`` (set to 0)."""
+    return SentenceFeaturizer(question, query_tokens, tokenize, idf, sentences).candidates(passages)
 
 
 def lexical_score(c: SentenceCandidate) -> float:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from index.answer import Answer, answer
+from index.answer import Answer, AnswerDraft, answer, begin_answer
 from index.search import PendingSearch, SearchResult
 from service.deps import SearcherDep, SettingsDep, StateDep, require_json, searcher_of
 from service.errors_http import DocumentNotFound, ErrorBody, shown
@@ -36,9 +36,9 @@ from service.settings import Settings
 CLIENT_CLOSED_REQUEST = 499  # nginx's code for "the client hung up first": only ever seen in metrics
 
 
-def _finish_and_answer(pending: PendingSearch) -> tuple[SearchResult, Answer]:
+def _finish_and_answer(pending: PendingSearch, draft: AnswerDraft) -> tuple[SearchResult, Answer]:
     result = pending.finish()
-    return result, answer(pending.searcher, result)
+    return result, answer(pending.searcher, result, draft=draft)
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -67,9 +67,11 @@ def api_router(settings: Settings) -> APIRouter:
                 state.metrics.searches_skipped.inc()
                 return Response(status_code=CLIENT_CLOSED_REQUEST)
             started = time.perf_counter()
-            # The question's embedding starts now, in the search pool, before the hop to a worker thread.
-            pending = searcher.start(body.question, k=k, mode=body.mode)
-            result, found = await anyio.to_thread.run_sync(_finish_and_answer, pending)
+            # The question's embedding and BM25 start now, before the hop to a worker thread; the
+            # answer step featurizes BM25's best passages while the question is embedded.
+            draft = begin_answer(searcher)
+            pending = searcher.start(body.question, k=k, mode=body.mode, warm=draft.warm)
+            result, found = await anyio.to_thread.run_sync(_finish_and_answer, pending, draft)
         return response_from_result(result, found, (time.perf_counter() - started) * 1000)
 
     @api.get("/config", response_model=ServiceConfig, summary="This server's limits and search modes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -41,6 +42,24 @@ def test_query_cache_returns_the_same_vector_without_recomputing() -> None:
     second = emb.embed_query("광주")
     assert first is second and Counting.calls == 1
     assert not first.flags.writeable  # a cached vector cannot be changed by a caller
+
+
+def test_a_question_started_is_embedded_meanwhile_and_cached_like_embed_query() -> None:
+    class Gated(HashEmbedder):
+        gate = threading.Event()
+
+        def _encode_queries(self, texts):
+            assert Gated.gate.wait(10)
+            return super()._encode_queries(texts)
+
+    emb = Gated(8)
+    job = emb.start_query("광주 데이터센터")  # returns at once although the engine is held up
+    assert not job.done()
+    Gated.gate.set()
+    vector = job.result()
+    assert job.done() and emb.embed_query("광주 데이터센터") is vector
+    np.testing.assert_array_equal(vector, HashEmbedder(8).embed_query("광주 데이터센터"))
+    assert emb.start_query("광주 데이터센터").result() is vector  # a cached question needs no job
 
 
 def test_unknown_specs() -> None:

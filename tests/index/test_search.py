@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -171,10 +172,35 @@ def test_a_search_started_checks_its_request_at_once_and_finishes_as_search_does
     with pytest.raises(InvalidSetting):
         searcher.start("광주", mode="fuzzy")
     pending = searcher.start("광주 데이터센터", k=3)
-    assert pending.dense_future is not None  # the embedding is under way before finish() is called
+    assert pending.query is not None  # the embedding is under way before finish() is called
     started, direct = pending.finish(), searcher.search("광주 데이터센터", k=3)
     assert [(h.chunk, h.score, h.highlight) for h in started.hits] == [(h.chunk, h.score, h.highlight) for h in direct.hits]
-    assert searcher.start("광주", mode="bm25").dense_future is None
+    assert searcher.start("광주", mode="bm25").query is None
+
+
+def test_the_dense_search_runs_while_bm25_does_once_the_vector_is_there(searcher: Searcher, monkeypatch) -> None:
+    """On a large index BM25 can outlast the embedding: the dense search must not wait for it."""
+    dense_searched = threading.Event()
+    calls: list[int] = []
+    dense_search, sparse_search = searcher.dense.search, searcher.sparse.search
+
+    def dense(qvec, depth):
+        calls.append(depth)
+        dense_searched.set()
+        return dense_search(qvec, depth)
+
+    def sparse(tokens, depth):  # finishes only once the dense search has run meanwhile
+        assert dense_searched.wait(10), "the dense search waited for BM25"
+        return sparse_search(tokens, depth)
+
+    monkeypatch.setattr(searcher.dense, "search", dense)
+    monkeypatch.setattr(searcher.sparse, "search", sparse)
+    vector = searcher.embedder.embed_query("광주 데이터센터")
+    result = searcher.search("광주 데이터센터", k=3, mode="hybrid", query_vector=vector)
+    assert len(calls) == 1 and result.hits  # searched once, by one of the two threads
+    dense_searched.clear()
+    searcher.search("광주 데이터센터 예산", k=3, mode="hybrid")  # the same while the question is embedded
+    assert len(calls) == 2
 
 
 def test_chunk_records_are_kept_in_memory_up_to_the_cache_size(searcher: Searcher, monkeypatch) -> None:

@@ -238,7 +238,11 @@ def test_wrong_method_is_405_json(client: TestClient) -> None:
 class ExplodingSearcher:
     """Fails inside the search, in the worker thread (as Searcher.start(...).finish() runs there)."""
 
-    def start(self, question: str, k: int = 5, mode: str = "hybrid") -> ExplodingSearcher:
+    def start(self, question: str, k: int = 5, mode: str = "hybrid", warm: object = None) -> ExplodingSearcher:
+        return self
+
+    @property
+    def searcher(self) -> ExplodingSearcher:  # as PendingSearch.searcher
         return self
 
     def finish(self) -> None:
