@@ -346,11 +346,13 @@ class E5SmallEmbedder(BaseEmbedder):
         return np.stack([self._encoder.one(i) for i in ids]) if ids else np.zeros((0, self.dim), np.float32)
 
     def _start_query(self, text: str) -> QueryJob:
-        if self._async_encoder is None:
+        # A question over the token limit is cut by a binary search of tokenizations (~8 ms for
+        # 2,000 characters): that runs in a pool thread, never on the caller's (an event loop).
+        if self._async_encoder is None or self.count_tokens(text) > self.max_tokens:
             return super()._start_query(text)
-        # As embed_query computes it (cut, prefixed, one unpadded pass, normalised), with the pass
+        # As embed_query computes it (prefixed, one unpadded pass, normalised), with the pass
         # started here and run by OpenVINO's own threads: no Python thread waits on it meanwhile.
-        ids = self.token_ids([self.query_prefix + self.truncate_query(text)])[0]
+        ids = self.token_ids([self.query_prefix + text])[0]
         return RunningQuery(
             self._async_encoder.start_one(ids), lambda pooled: self._remember(text, _as_matrix(pooled, self.dim)[0])
         )

@@ -310,16 +310,21 @@ def test_a_passage_embedded_on_its_own_gets_the_same_vector_whatever_comes_with_
 def test_a_question_started_runs_on_openvinos_threads_and_gives_embed_querys_vector(e5_small, monkeypatch) -> None:
     from index import embedders
 
-    # No Python thread is needed while it runs: the pool of the other engines is never used.
-    monkeypatch.setattr(embedders._QUERY_POOL, "submit", lambda *a: pytest.fail("a thread hop for e5-small"))
+    pooled: list[object] = []
+    submit = embedders._QUERY_POOL.submit
+    monkeypatch.setattr(embedders._QUERY_POOL, "submit", lambda *a: pooled.append(a) or submit(*a))
     question = "광주 AI 데이터센터의 연산 능력은 얼마인가? (started)"
     job = e5_small.start_query(question)
     vector = job.result()
+    assert not pooled  # no Python thread waits while it runs: the pool of the other engines is unused
     assert job.done() and job.result() is vector
     assert e5_small.embed_query(question) is vector  # cached like embed_query's own
     np.testing.assert_array_equal(vector, e5_small.embed_queries([question])[0])
-    long = "광주 인공지능 중심도시의 사업 예산은? " * 200  # cut to the token limit like embed_query
+    # A question over the token limit is cut (a binary search of tokenizations) in a pool thread,
+    # not in the caller's, which may be an event loop; the vector is embed_query's.
+    long = "광주 인공지능 중심도시의 사업 예산은? " * 200
     np.testing.assert_array_equal(e5_small.start_query(long).result(), e5_small.embed_queries([long])[0])
+    assert len(pooled) == 1
     jobs = [e5_small.start_query(f"동시에 시작한 질문 {i}번") for i in range(6)]  # more than the engine's streams
     np.testing.assert_array_equal(
         np.stack([j.result() for j in reversed(jobs)]),
