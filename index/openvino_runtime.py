@@ -64,12 +64,14 @@ class OpenVinoEncoder:
         with self._lock:
             request = self._free.pop() if self._free else self._compiled.create_infer_request()
         mask = np.ones_like(ids)
+        finished = threading.Event()  # set by OpenVINO when the pass ends: done() never touches the request
         try:
+            request.set_callback(lambda _: finished.set(), None)
             request.start_async({INPUTS[0]: ids, INPUTS[1]: mask})
         except BaseException:
             self._release(request)
             raise
-        return RunningOne(self, request, mask)
+        return RunningOne(self, request, mask, finished)
 
     def _release(self, request: Any) -> None:
         with self._lock:
@@ -102,16 +104,18 @@ class OpenVinoEncoder:
 
 class RunningOne:
     """A text in OpenVINO's asynchronous inference (start_one); its infer request goes back to the
-    encoder once result() has read it. One thread at a time."""
+    encoder once result() has read it. result(): one thread at a time; done(): any thread, any time
+    (it reads only the event OpenVINO sets, never the request, which may already serve another text)."""
 
-    def __init__(self, encoder: OpenVinoEncoder, request: Any, mask: np.ndarray) -> None:
+    def __init__(self, encoder: OpenVinoEncoder, request: Any, mask: np.ndarray, finished: threading.Event) -> None:
         self._encoder = encoder
         self._request: Any = request
         self._mask = mask
+        self._finished = finished
         self._vector: np.ndarray | None = None
 
     def done(self) -> bool:
-        return self._request is None or bool(self._request.wait_for(0))
+        return self._finished.is_set()
 
     def result(self) -> np.ndarray:
         if self._request is not None:

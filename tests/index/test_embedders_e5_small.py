@@ -11,6 +11,7 @@ import random
 import re
 import struct
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -317,6 +318,12 @@ def test_a_question_started_runs_on_openvinos_threads_and_gives_embed_querys_vec
     job = e5_small.start_query(question)
     vector = job.result()
     assert not pooled  # no Python thread waits while it runs: the pool of the other engines is unused
+    unread = e5_small.start_query("아무도 기다리지 않는 질문")  # done() turns true by itself when the pass ends
+    deadline = time.monotonic() + 60
+    while not unread.done():
+        assert time.monotonic() < deadline, "done() never turned true"
+        time.sleep(0.001)
+    unread.result()
     assert job.done() and job.result() is vector
     assert e5_small.embed_query(question) is vector  # cached like embed_query's own
     np.testing.assert_array_equal(vector, e5_small.embed_queries([question])[0])
