@@ -16,7 +16,7 @@ import anyio
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors_http import error_response
+from service.errors_http import ErrorResponse, error_response
 from service.metrics import Metrics
 
 UNMATCHED_ROUTE = "unmatched"
@@ -130,14 +130,13 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = error_response(413, f"the request body is larger than {self.max_bytes} bytes")
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not (declared.isascii() and declared.isdigit()):
                 await error_response(400, "the Content-Length header is not a number")(scope, receive, send)
                 return
             if int(declared) > self.max_bytes:
-                await too_large(scope, receive, send)
+                await self._too_large()(scope, receive, send)
                 return
         body = bytearray()
         message: Message = {"type": "http.request", "more_body": True}  # what a timeout leaves
@@ -148,7 +147,7 @@ class BodyLimitMiddleware:
                     return
                 body += message.get("body", b"")
                 if len(body) > self.max_bytes:
-                    await too_large(scope, receive, send)
+                    await self._too_large()(scope, receive, send)
                     return
                 if not message.get("more_body", False):
                     break
@@ -168,6 +167,9 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    def _too_large(self) -> ErrorResponse:  # made only when needed: a response costs a JSON encoding
+        return error_response(413, f"the request body is larger than {self.max_bytes} bytes")
 
 
 class ApiKeyMiddleware:
