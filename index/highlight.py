@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from index.tokenizers import BIGRAM_PREFIX
 
+LEXICAL_DIGITS = 9  # idf-weight sums compared to this many decimals (ties go to the bigram share)
 # A sentence ends at . ? ! … (and closing quotes/brackets after them) followed by space, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.?!…])[\"'”’)\]]*\s+|\n+")
 
@@ -70,13 +71,14 @@ def best_sentence(
         sentences = split_passage(text, tokenize)
     if not sentences:
         return (0, len(text))
-    weights = {t: idf(t) for t in set(query_tokens)}
+    weights = {t: idf(t) for t in dict.fromkeys(query_tokens)}  # question order: the same sums in every process
     query_bigrams = _bigrams("".join(query_tokens))
     best, best_key = (sentences[0].start, sentences[0].end), (-1.0, -1.0)
     for s in sentences:
         start, end = s.start, s.end
         sentence = text[start:end]
-        lexical = sum(w for t, w in weights.items() if t in s.words or t in s.bigrams)
+        # Rounded: words of equal idf make equal sums that float addition order would split by an ulp.
+        lexical = round(sum(w for t, w in weights.items() if t in s.words or t in s.bigrams), LEXICAL_DIGITS)
         if lexical < best_key[0]:
             continue  # the bigram share only breaks ties between equal word scores
         compact = _compact(sentence)
