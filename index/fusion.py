@@ -57,11 +57,13 @@ def rrf(dense: Ranked, sparse: Ranked, k: int) -> list[tuple[int, float]]:
 
 
 def scores_for(ranked: Ranked, rows: np.ndarray) -> np.ndarray:
-    """The retriever's scores of `rows`: as it returned them where it did, else looked up."""
-    known = dict(zip(ranked.rows.tolist(), ranked.scores.tolist()))
-    missing = np.array([r for r in rows.tolist() if r not in known], dtype=np.int64)
-    known.update(zip(missing.tolist(), ranked.score_of(missing).tolist()))
-    return np.array([known[r] for r in rows.tolist()], dtype=np.float64)
+    """The retriever's scores of `rows`: as it returned them where it did, else looked up (once:
+    kept in `ranked.known` for the next step that asks)."""
+    known, wanted = ranked.known, rows.tolist()
+    missing = [r for r in wanted if r not in known]
+    if missing:
+        known.update(zip(missing, ranked.score_of(np.array(missing, dtype=np.int64)).tolist()))
+    return np.array([known[r] for r in wanted], dtype=np.float64)
 
 
 def order(pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,18 @@ class Ranked:
     score_of: Callable[[np.ndarray], np.ndarray]
 
     def ranks(self) -> dict[int, int]:
-        """Row → 1-based rank in this list."""
-        return {int(row): rank for rank, row in enumerate(self.rows, 1)}
+        """Row → 1-based rank in this list (made once; do not change it)."""
+        return self._ranks
+
+    @cached_property
+    def _ranks(self) -> dict[int, int]:
+        return {row: rank for rank, row in enumerate(self.rows.tolist(), 1)}
+
+    @cached_property
+    def known(self) -> dict[int, float]:
+        """Row → score: the listed rows, and every row looked up since (fusion.scores_for), so a
+        row is scored once per query however many steps ask for it."""
+        return dict(zip(self.rows.tolist(), self.scores.tolist()))
 
     @classmethod
     def empty(cls) -> Ranked:
