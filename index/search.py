@@ -42,7 +42,6 @@ TEXT_TOKEN_CACHE = 2_000  # whole passages tokenized (the answer step's passage 
 EARLY_PASSAGES = 2
 
 
-
 @dataclass(frozen=True)
 class Hit:
     rank: int
