@@ -82,9 +82,14 @@ def open_backend(settings: Settings, embedder_spec: str | None = None) -> Search
 
 
 def open_searcher(settings: Settings, embedder: BaseEmbedder | None = None) -> Searcher:
-    """Open the configured index and check it was built with the configured embedder."""
-    embedder = embedder or embedder_from(settings)
-    return Searcher(open_backend(settings, embedder.spec), embedder, fusion_from(settings))
+    """Open the configured index and check it was built with the configured embedder.
+
+    The index is opened first: a missing or mismatched index is reported before the model is
+    loaded (on a first start, loading means converting it, which takes a while and prints)."""
+    if embedder is not None:
+        return Searcher(open_backend(settings, embedder.spec), embedder, fusion_from(settings))
+    backend = open_backend(settings, canonical_spec(settings.embedder))
+    return Searcher(backend, embedder_from(settings), fusion_from(settings))
 
 
 def _manifest(settings: Settings) -> Any:

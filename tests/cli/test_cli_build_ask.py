@@ -77,6 +77,15 @@ def test_missing_index_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_missing_index_is_reported_before_the_model_loads(tmp_path: Path) -> None:
+    """A model that cannot load must not be the error: the missing index is found first (loading
+    the default engine the first time means converting it, minutes of output for nothing)."""
+    missing = tmp_path / "none"
+    proc = run("ask", "광주", "--index", str(missing), "--embedder", f"sentence-transformers:{tmp_path / 'no-model'}")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"error: no index at {missing}; build it with: aihub-qa build --index {missing}"
+
+
 @pytest.mark.parametrize("question", ["", "   "])
 def test_empty_question_exit_2(built: Path, question: str) -> None:
     proc = run("ask", question, "--index", str(built), "--embedder", "hash:32")
