@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from index.search import SearchResult, Searcher
 
 MODEL_FILE = "answer_model.json"
+PREFILL_READ = 256  # chunks read at a time while collecting sentences to prefill
 FULL, LEXICAL = "full", "lexical"
 
 
@@ -125,6 +126,13 @@ def answer(
     return _answerer(searcher).answer(result, models, draft)
 
 
+def prefill_sentence_vectors(
+    searcher: Searcher, stop: threading.Event | None = None, models: ModelFile | None = None
+) -> int:
+    """See Answerer.prefill: warm the sentence vectors answers need, for a small index. Blocking."""
+    return _answerer(searcher).prefill(models or shipped_models(), stop)
+
+
 def begin_answer(searcher: Searcher) -> AnswerDraft:
     """A draft of one question's answer, to pass to its search as `warm` and then to answer()."""
     return AnswerDraft(searcher)
@@ -172,6 +180,40 @@ class Answerer:
         self.searcher = searcher
         self.vectors = SentenceVectors(searcher.embedder.embed_passages_each)  # the same vector whatever came before
         self._idf_cache: dict[str, float] = {}
+
+    def sentence_inputs(self, limit: int) -> list[str]:
+        """What answering would embed for every sentence of every passage (distinct, in index
+        order), or [] when there are more than `limit`: only a whole small index is worth warming."""
+        records = self.searcher.index.records
+        if records.n_chunks > limit:
+            return []
+        titles: dict[str, str] = {}
+        found: dict[str, None] = {}
+        for start in range(0, records.n_chunks, PREFILL_READ):
+            for chunk in records.chunks_at(list(range(start, min(start + PREFILL_READ, records.n_chunks)))):
+                if chunk.doc_id not in titles:
+                    document = records.document(chunk.doc_id)
+                    titles[chunk.doc_id] = document.title if document else ""
+                for s in self.searcher.passage_sentences(chunk.text):
+                    found[dense_input(titles[chunk.doc_id], chunk.text[s.start : s.end])] = None
+                if len(found) > limit:
+                    return []
+        return list(found)
+
+    def prefill(self, models: ModelFile, stop: threading.Event | None = None) -> int:
+        """Embed every sentence of a small index into the sentence-vector cache, one at a time
+        (a question waits for at most one), so that a fresh server answers its first questions
+        as fast as later ones. Nothing when they would not all fit or when answers do not use
+        sentence vectors (an embedder the models were not fitted with); stops early when `stop`
+        is set. Returns how many sentences the cache holds vectors for afterwards."""
+        if variant_for(self.searcher.embedder.spec, True, models) != FULL:
+            return 0
+        texts = self.sentence_inputs(self.vectors.size)
+        for text in texts:
+            if stop is not None and stop.is_set():
+                break
+            self.vectors([text])
+        return len(self.vectors)
 
     def idf(self, token: str) -> float:
         value = self._idf_cache.get(token)
@@ -257,5 +299,6 @@ __all__ = [
     "SENTENCE_FEATURES",
     "answer",
     "begin_answer",
+    "prefill_sentence_vectors",
     "shipped_models",
 ]

@@ -362,7 +362,7 @@ def sync_index(
     token_text = [" ".join(t) if t else EMPTY_PASSAGE_TOKEN for t in tokens]
     sigs = [_chunk_sig(row, c, key, text) for row, (c, key, text) in enumerate(zip(chunks, keys, token_text))]
 
-    chunks_name, docs_name = config.name("chunks"), config.name("documents")
+    chunks_name = config.name("chunks")
     stored = {
         e["id"]: e for e in _read_all(client, config, chunks_name, ["id", "sig", "embed_key", "tokens"])
     }

@@ -305,11 +305,18 @@ def with_dense(candidates: Sequence[SentenceCandidate], similarities: Sequence[f
     ]
 
 
+SENTENCE_VECTORS = 4096  # sentence embeddings kept per searcher
+
+
 class SentenceVectors:
     """An LRU cache of sentence embeddings for one embedder (sentences recur across questions)."""
 
-    def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int = 4096) -> None:
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int = SENTENCE_VECTORS) -> None:
+        self.size = size
         self._cache: BatchLRU[str, np.ndarray] = BatchLRU(size, lambda missing: dict(zip(missing, embed(missing))))
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def clear(self) -> None:
         self._cache.clear()

@@ -119,6 +119,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     else:  # loading takes seconds: serve /healthz (and 503s) meanwhile
         threading.Thread(target=state.load, name="aihub-qa-load", daemon=True).start()
     yield
+    await anyio.to_thread.run_sync(state.close)
 
 
 def _page() -> FileResponse:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
 
+from index.answer import prefill_sentence_vectors
 from index.search import MODES, Searcher
 from ingest.errors import AihubQaError
 from service import runtime
@@ -31,6 +34,8 @@ class ServiceState:
     searcher: Searcher | None = None
     problem: str | None = None  # why loading failed, for /readyz and 503s
     _slots: anyio.CapacityLimiter | None = field(default=None, repr=False)
+    _prefill: threading.Thread | None = field(default=None, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def search_slots(self) -> anyio.CapacityLimiter:
         """The turns to search: `settings.search_workers` at once (made on first use, inside the event loop)."""
@@ -54,6 +59,25 @@ class ServiceState:
         self.metrics.index_loaded(searcher)
         self.searcher = searcher
         log.info("ready: %d documents, %d passages", searcher.index.records.n_documents, searcher.size)
+        self._prefill = threading.Thread(target=self._prefill_sentences, args=(searcher,), name="aihub-qa-prefill", daemon=True)
+        self._prefill.start()
+
+    def _prefill_sentences(self, searcher: Searcher) -> None:
+        """In the background once ready: the sentence vectors of a small index (see prefill_sentence_vectors)."""
+        started = time.perf_counter()
+        try:
+            held = prefill_sentence_vectors(searcher, self._stopping)
+        except Exception:  # only a warm-up: answers embed what they need themselves
+            log.exception("warming the sentence vectors failed")
+            return
+        if held:
+            log.info("sentence vectors warm: %d in %.1f s", held, time.perf_counter() - started)
+
+    def close(self) -> None:
+        """Stop background work (at shutdown): the prefill ends after the sentence it is embedding."""
+        self._stopping.set()
+        if self._prefill is not None:
+            self._prefill.join()
 
 
 # Every dependency is async and does no blocking work: a sync one would wait for a worker thread.

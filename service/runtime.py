@@ -10,7 +10,7 @@ from index.backend import SearchBackend
 from index.embedders import BaseEmbedder, canonical_spec, make_embedder
 from index.errors import IndexMismatch, IndexNotFound
 from index.search import FusionConfig, Searcher
-from index.store import BuildReport, Progress, build_corpus_index, current_manifest, is_stale, load_index
+from index.store import Progress, build_corpus_index, current_manifest, is_stale, load_index
 from index.tokenizers import make_tokenizer
 from ingest.chunking import ChunkingConfig
 from service.settings import Settings

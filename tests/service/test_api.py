@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from index.answer import answer
 from index.search import Searcher
 from service.app import create_app
 from service.deps import get_searcher

@@ -14,7 +14,7 @@ from index.search import MODES, Searcher
 from service.app import create_app
 from service.server import BackgroundServer
 from service.settings import Settings
-from tests.service.test_chat_page import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.service.test_chat_page import CHROMIUM, TIMEOUT_MS
 
 pytestmark = [
     pytest.mark.browser,
