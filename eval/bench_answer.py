@@ -19,6 +19,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does: no spinn
 import argparse
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -28,25 +29,30 @@ from rich.console import Console
 from rich.table import Table
 
 from index.answer import Answerer, shipped_models
-from index.embedders import DEFAULT_EMBEDDER, make_embedder
-from index.search import Searcher
+from index.embedders import DEFAULT_EMBEDDER
 from index.sentences import SHORTLIST
-from index.store import load_index
+from ingest.errors import AihubQaError
+from service import runtime
+from service.settings import Settings
 
 GOLD = Path(__file__).resolve().parent / "data" / "seed_qa.jsonl"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=Path, default=Path("var/index"))
-    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER)
+    parser.add_argument("--index", help="Index directory (default: $AIHUB_QA_INDEX_DIR or var/index).")
+    parser.add_argument("--embedder", help=f"Embedder spec (default: $AIHUB_QA_EMBEDDER or {DEFAULT_EMBEDDER}).")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     console = Console()
 
     questions = [json.loads(line)["question"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
-    embedder = make_embedder(args.embedder)
-    searcher = Searcher(load_index(args.index, embedder.spec), embedder)
+    overrides = {key: value for key, value in (("index_dir", args.index), ("embedder", args.embedder)) if value}
+    try:
+        searcher = runtime.open_searcher(Settings(**overrides))
+    except AihubQaError as exc:
+        sys.exit(f"error: {exc}")
+    embedder = searcher.embedder
     answerer = Answerer(searcher)  # what index.answer.answer runs, with its own sentence cache
     models = shipped_models()
 
@@ -77,7 +83,7 @@ def main() -> None:
 
     table = Table(
         title=f"answer step, {len(questions)} questions × {args.repeats}, hybrid k=5, "
-        f"{args.embedder}, up to {SHORTLIST} sentences embedded (ms)"
+        f"{embedder.spec}, up to {SHORTLIST} sentences embedded (ms)"
     )
     for col in ("what", "median", "p95", "× search median"):
         table.add_column(col, justify="right" if col != "what" else "left")
