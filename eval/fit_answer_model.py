@@ -43,10 +43,11 @@ from eval.datasets import EvalDataset, EvalQuery, default_title_context, load_da
 from eval.metrics import contains_answer
 from index.answer import FULL, LEXICAL, Answerer
 from index.confidence import CONFIDENCE_FEATURES, DENSE_FEATURES, LogisticModel
-from index.embedders import DEFAULT_EMBEDDER, make_embedder
+from index.embedders import DEFAULT_EMBEDDER, canonical_spec, make_embedder
 from index.search import SearchResult, Searcher
 from index.sentences import DENSE_SENTENCE_FEATURES, SENTENCE_FEATURES, SentenceCandidate
 from index.store import load_index
+from ingest.errors import AihubQaError
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "eval" / "data" / "seed_qa.jsonl"
@@ -240,8 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outcomes", type=Path, help="also write every question's confidence and correctness (jsonl)")
     args = parser.parse_args(argv)
 
-    embedder = make_embedder(args.embedder)
-    searcher = Searcher(load_index(args.index, embedder.spec), embedder)
+    try:  # the index first: a missing one is said before the model loads
+        searcher = Searcher(load_index(args.index, canonical_spec(args.embedder)), make_embedder(args.embedder))
+    except AihubQaError as exc:
+        sys.exit(f"error: {exc}")
+    embedder = searcher.embedder
     answerer = Answerer(searcher)
     korquad = load_dataset(args.korquad, format="squad") if args.korquad is not None else None
     ordered = korquad_order(korquad) if korquad is not None else None
