@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import struct
 import tempfile
+import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ from index.openvino_runtime import convert_encoder
 # Bump when the written directory changes shape; part of the directory name, so old caches are ignored.
 BUNDLE_FORMAT = 2
 MODEL_CACHE_ENV = "AIHUB_QA_MODEL_CACHE"
+log = logging.getLogger("aihub_qa.model")  # the one-time conversion is announced here (the CLI shows it)
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 ENCODER_IR = "openvino/encoder.xml"  # inside the bundle directory
@@ -319,8 +322,11 @@ def ensure_bundle(cache_dir: Path | None = None, files: Collection[str] | None =
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    log.info("converting the bundled e5-small weights into %s (once; about half a minute) …", target)
+    started = time.perf_counter()
     try:
-        _write(read_e5_file(source), work, source_sha)
+        with _quiet_transformers():
+            _write(read_e5_file(source), work, source_sha)
         with _swap_lock(target):  # the check and the swap are one step for concurrent converters
             if _verified(target, source_sha):
                 return target  # another converter finished first: keep its copy
@@ -333,7 +339,25 @@ def ensure_bundle(cache_dir: Path | None = None, files: Collection[str] | None =
                 raise InvalidSetting(f"the converted e5-small model in {target} does not match its checksums")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    log.info("converted e5-small in %.0f s", time.perf_counter() - started)
     return target
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' progress bars and notices (loading weights, writing shards, an unused config
+    key) say nothing a user can act on during the conversion: errors only, while it runs."""
+    from transformers.utils import logging as transformers_logging
+
+    verbosity, bars = transformers_logging.get_verbosity(), transformers_logging.is_progress_bar_enabled()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+        if bars:
+            transformers_logging.enable_progress_bar()
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -277,5 +278,20 @@ def main() -> None:
     # into 1-2 s stalls per query; sleeping waits keep latency flat. OpenMP reads this when the
     # engines load, which every command does lazily, after this line.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    _show_model_notices()
     _register_more_commands()
     app()
+
+
+def _show_model_notices() -> None:
+    """The model's one-time conversion (index.e5_bundle) is announced on stderr, one line each."""
+
+    class _Notice(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            err.print(record.getMessage(), markup=False)
+
+    from index.e5_bundle import log as model_log
+
+    model_log.addHandler(_Notice(logging.INFO))
+    model_log.setLevel(logging.INFO)
+    model_log.propagate = False

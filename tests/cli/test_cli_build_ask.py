@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from index.e5_bundle import bundle_dir
+
 EXE = Path(sys.executable).parent / "aihub-qa"
 
 
@@ -128,6 +130,24 @@ def test_real_model_end_to_end_on_the_bundled_corpus(corpus_dir: Path, tmp_path:
     assert "155명" in top["text"] and top["citation"]["doc_id"] == "001_7b68b981ea3af823"
     assert "155명" in top["text"][top["highlight"]["start"] : top["highlight"]["end"]]
     assert top["scores"]["dense"] is not None and top["scores"]["bm25"] is not None
+
+
+@pytest.mark.model
+def test_the_first_use_of_the_model_says_it_converts_it_and_nothing_more(small_corpus: Path, tmp_path: Path) -> None:
+    """Converting the bundled weights takes half a minute once: the user is told, in two lines,
+    without the libraries' progress bars and notices."""
+    cache = tmp_path / "models"
+    env = {"AIHUB_QA_MODEL_CACHE": str(cache)}
+    proc = run("build", "--corpus", str(small_corpus), "--index", str(tmp_path / "idx"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == f"converting the bundled e5-small weights into {bundle_dir(cache)} (once; about half a minute) …"
+    assert lines[1].startswith("converted e5-small in ") and lines[1].endswith(" s")
+    for noise in ("Loading weights", "Writing model shards", "loss_type", "%|", "WARNING"):
+        assert noise not in proc.stderr
+    again = run("ask", "사관학교 수료생은 몇 명?", "--index", str(tmp_path / "idx"), "--k", "1", env=env)
+    assert again.returncode == 0 and "155명" in again.stdout
+    assert "convert" not in again.stderr  # converted once
 
 
 def test_build_into_a_folder_of_other_files_is_refused_and_touches_nothing(small_corpus: Path, tmp_path: Path) -> None:
