@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
 MODEL_FILE = "answer_model.json"
 PREFILL_READ = 256  # chunks read at a time while collecting sentences to prefill
+PREFILL_PAUSE = 0.005  # s between looks at whether questions are still being answered
 FULL, LEXICAL = "full", "lexical"
 
 
@@ -127,10 +128,13 @@ def answer(
 
 
 def prefill_sentence_vectors(
-    searcher: Searcher, stop: threading.Event | None = None, models: ModelFile | None = None
+    searcher: Searcher,
+    stop: threading.Event | None = None,
+    models: ModelFile | None = None,
+    busy: Callable[[], bool] | None = None,
 ) -> int:
     """See Answerer.prefill: warm the sentence vectors answers need, for a small index. Blocking."""
-    return _answerer(searcher).prefill(models or shipped_models(), stop)
+    return _answerer(searcher).prefill(models or shipped_models(), stop, busy)
 
 
 def begin_answer(searcher: Searcher) -> AnswerDraft:
@@ -200,17 +204,22 @@ class Answerer:
                     return []
         return list(found)
 
-    def prefill(self, models: ModelFile, stop: threading.Event | None = None) -> int:
+    def prefill(
+        self, models: ModelFile, stop: threading.Event | None = None, busy: Callable[[], bool] | None = None
+    ) -> int:
         """Embed every sentence of a small index into the sentence-vector cache, one at a time
-        (a question waits for at most one), so that a fresh server answers its first questions
-        as fast as later ones. Nothing when they would not all fit or when answers do not use
-        sentence vectors (an embedder the models were not fitted with); stops early when `stop`
-        is set. Returns how many sentences the cache holds vectors for afterwards."""
+        and only while `busy()` is false (a question waits for at most one sentence), so that a
+        fresh server answers its first questions as fast as later ones. Nothing when they would
+        not all fit or when answers do not use sentence vectors (an embedder the models were not
+        fitted with); stops early when `stop` is set. Returns how many sentences the cache holds
+        vectors for afterwards."""
         if variant_for(self.searcher.embedder.spec, True, models) != FULL:
             return 0
-        texts = self.sentence_inputs(self.vectors.size)
-        for text in texts:
-            if stop is not None and stop.is_set():
+        stop = stop or threading.Event()
+        for text in self.sentence_inputs(self.vectors.size):
+            while busy is not None and busy() and not stop.is_set():
+                stop.wait(PREFILL_PAUSE)
+            if stop.is_set():
                 break
             self.vectors([text])
         return len(self.vectors)

@@ -43,6 +43,10 @@ class ServiceState:
             self._slots = anyio.CapacityLimiter(self.settings.search_workers)
         return self._slots
 
+    def searching(self) -> bool:
+        """Whether a question is being searched or answered now (any thread may ask)."""
+        return self._slots is not None and self._slots.borrowed_tokens > 0
+
     def load(self, preloaded: Searcher | None = None) -> None:
         """Open the index (unless one is given) and warm the model with one query. Blocking."""
         try:
@@ -66,7 +70,7 @@ class ServiceState:
         """In the background once ready: the sentence vectors of a small index (see prefill_sentence_vectors)."""
         started = time.perf_counter()
         try:
-            held = prefill_sentence_vectors(searcher, self._stopping)
+            held = prefill_sentence_vectors(searcher, self._stopping, busy=self.searching)
         except Exception:  # only a warm-up: answers embed what they need themselves
             log.exception("warming the sentence vectors failed")
             return

@@ -6,9 +6,11 @@ fitted with (so that answers use sentence vectors); the server test runs the rea
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
+import anyio
 from fastapi.testclient import TestClient
 
 from index.answer import FULL, ModelFile, _answerer, answer, prefill_sentence_vectors, shipped_models
@@ -16,6 +18,8 @@ from index.embedders import HashEmbedder
 from index.search import Searcher
 from index.sentences import SentenceVectors
 from service.app import create_app
+from service.deps import ServiceState
+from service.metrics import Metrics
 from service.settings import Settings
 
 QUESTIONS = [
@@ -95,6 +99,35 @@ def test_a_set_stop_ends_the_warm_up(hash_searcher: Searcher) -> None:
     stop = threading.Event()
     stop.set()
     assert prefill_sentence_vectors(searcher, stop, fitted_for(searcher)) == 0 and embedder.passages == []
+
+
+def test_the_warm_up_waits_while_questions_are_answered(hash_searcher: Searcher) -> None:
+    searcher, embedder = fresh(hash_searcher)
+    every = len(_answerer(searcher).sentence_inputs(10**9))
+    answering = threading.Event()
+    answering.set()
+    held: list[int] = []
+    worker = threading.Thread(
+        target=lambda: held.append(prefill_sentence_vectors(searcher, None, fitted_for(searcher), busy=answering.is_set))
+    )
+    worker.start()
+    time.sleep(0.3)
+    assert embedder.passages == [] and worker.is_alive()  # nothing embedded while a question is answered
+    answering.clear()
+    worker.join(30)
+    assert held == [every] and len(embedder.passages) == every
+
+
+def test_the_service_is_searching_while_a_question_holds_a_turn(hash_settings: Settings) -> None:
+    state = ServiceState(hash_settings, Metrics())
+
+    async def ask() -> list[bool]:
+        seen = [state.searching()]
+        async with state.search_slots():
+            seen.append(state.searching())
+        return [*seen, state.searching()]
+
+    assert anyio.run(ask) == [False, True, False]
 
 
 @pytest.mark.model
