@@ -63,7 +63,9 @@ class ServiceState:
         self.metrics.index_loaded(searcher)
         self.searcher = searcher
         log.info("ready: %d documents, %d passages", searcher.index.records.n_documents, searcher.size)
-        self._prefill = threading.Thread(target=self._prefill_sentences, args=(searcher,), name="aihub-qa-prefill", daemon=True)
+        self._prefill = threading.Thread(
+            target=self._prefill_sentences, args=(searcher,), name="aihub-qa-prefill", daemon=True
+        )
         self._prefill.start()
 
     def _prefill_sentences(self, searcher: Searcher) -> None:

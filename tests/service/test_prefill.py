@@ -9,8 +9,8 @@ import threading
 import time
 from dataclasses import replace
 
-import pytest
 import anyio
+import pytest
 from fastapi.testclient import TestClient
 
 from index.answer import FULL, ModelFile, _answerer, answer, prefill_sentence_vectors, shipped_models
