@@ -11,6 +11,12 @@ The graph is converted from the sentence-transformers model when the bundle is w
 It is compiled for throughput: one stream per core, each a single thread, so two concurrent
 questions run side by side, and a text's vector depends only on its own tokens and its batch's
 shape, never on what else runs at the time.
+
+No Python callable is ever handed to OpenVINO (no request callback, no AsyncInferQueue callback):
+OpenVINO's threads then never take the GIL. One that tried while the interpreter was exiting was
+ended by Python (pthread_exit) inside C++ code that cannot unwind, and the process aborted with
+"terminate called without an active exception" after its work was done (about 1 run in 20 of a
+script that embeds and exits; 1 in 100 of `aihub-qa ask`).
 """
 
 from __future__ import annotations
@@ -64,14 +70,12 @@ class OpenVinoEncoder:
         with self._lock:
             request = self._free.pop() if self._free else self._compiled.create_infer_request()
         mask = np.ones_like(ids)
-        finished = threading.Event()  # set by OpenVINO when the pass ends: done() never touches the request
         try:
-            request.set_callback(lambda _: finished.set(), None)
             request.start_async({INPUTS[0]: ids, INPUTS[1]: mask})
         except BaseException:
             self._release(request)
             raise
-        return RunningOne(self, request, mask, finished)
+        return RunningOne(self, request, mask)
 
     def _release(self, request: Any) -> None:
         with self._lock:
@@ -87,43 +91,62 @@ class OpenVinoEncoder:
 
     def batches(self, batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], out: np.ndarray) -> None:
         """Runs padded batches (rows of `out`, ids, mask), as many at once as the CPU has streams,
-        writing each text's mean over its real tokens into its row of `out`."""
+        writing each text's mean over its real tokens into its row of `out`. Results are read here,
+        on the caller's thread, as each request comes free (its queue's own callbacks are C++ only)."""
         import openvino as ov
 
         queue = ov.AsyncInferQueue(self._compiled, self._jobs)
+        running: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queue)
 
-        def done(request: Any, job: tuple[np.ndarray, np.ndarray]) -> None:
-            rows, mask = job
-            out[rows] = mean_pool(request.get_output_tensor(0).data, mask)
+        def collect(handle: int) -> None:
+            job, running[handle] = running[handle], None
+            if job is not None:
+                rows, mask = job
+                out[rows] = mean_pool(queue[handle].get_output_tensor(0).data, mask)
 
-        queue.set_callback(done)
         for rows, ids, mask in batches:
-            queue.start_async({INPUTS[0]: ids, INPUTS[1]: mask}, (rows, mask))
+            handle = queue.get_idle_request_id()  # waits until a request is free
+            collect(handle)
+            job = (rows, mask)
+            running[handle] = job
+            queue.start_async({INPUTS[0]: ids, INPUTS[1]: mask}, job)
+            if queue.userdata[handle] is not job:  # start_async takes the request get_idle_request_id named
+                raise RuntimeError("OpenVINO's queue started a batch on another request than the idle one")
         queue.wait_all()
+        for handle in range(len(queue)):
+            collect(handle)
 
 
 class RunningOne:
     """A text in OpenVINO's asynchronous inference (start_one); its infer request goes back to the
     encoder once result() has read it. result(): one thread at a time; done(): any thread, any time
-    (it reads only the event OpenVINO sets, never the request, which may already serve another text)."""
+    (under the lock, it asks the request only while this text still holds it)."""
 
-    def __init__(self, encoder: OpenVinoEncoder, request: Any, mask: np.ndarray, finished: threading.Event) -> None:
+    def __init__(self, encoder: OpenVinoEncoder, request: Any, mask: np.ndarray) -> None:
         self._encoder = encoder
         self._request: Any = request
         self._mask = mask
-        self._finished = finished
         self._vector: np.ndarray | None = None
+        self._lock = threading.Lock()
 
     def done(self) -> bool:
-        return self._finished.is_set()
+        with self._lock:
+            if self._request is None:
+                return True
+            try:
+                return bool(self._request.wait_for(0))
+            except Exception:  # the inference failed: it is over, and result() says so
+                return True
 
     def result(self) -> np.ndarray:
         if self._request is not None:
-            request, self._request = self._request, None
+            request = self._request
             try:
                 request.wait()
                 self._vector = mean_pool(request.get_output_tensor(0).data, self._mask)[0]
             finally:
+                with self._lock:
+                    self._request = None
                 self._encoder._release(request)
         if self._vector is None:
             raise RuntimeError("the inference of this text failed")
