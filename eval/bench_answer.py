@@ -33,7 +33,7 @@ from index.embedders import DEFAULT_EMBEDDER
 from index.sentences import SHORTLIST
 from ingest.errors import AihubQaError
 from service import runtime
-from service.settings import Settings
+from service.settings import settings_with
 
 GOLD = Path(__file__).resolve().parent / "data" / "seed_qa.jsonl"
 
@@ -47,9 +47,8 @@ def main() -> None:
     console = Console()
 
     questions = [json.loads(line)["question"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
-    overrides = {key: value for key, value in (("index_dir", args.index), ("embedder", args.embedder)) if value}
     try:
-        searcher = runtime.open_searcher(Settings(**overrides))
+        searcher = runtime.open_searcher(settings_with(index_dir=args.index, embedder=args.embedder))
     except AihubQaError as exc:
         sys.exit(f"error: {exc}")
     embedder = searcher.embedder

@@ -195,10 +195,9 @@ class InProcess:
 
 def open_in_process(args: argparse.Namespace) -> InProcess:
     from service import runtime
-    from service.settings import Settings
+    from service.settings import settings_with
 
-    overrides = {key: value for key, value in (("index_dir", args.index), ("embedder", args.embedder)) if value}
-    searcher = runtime.open_searcher(Settings(**overrides))
+    searcher = runtime.open_searcher(settings_with(index_dir=args.index, embedder=args.embedder))
     searcher.search("광주 인공지능 중심도시", k=args.k, mode=args.mode)  # warm-up
     return InProcess(searcher)
 

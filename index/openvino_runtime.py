@@ -15,8 +15,8 @@ shape, never on what else runs at the time.
 No Python callable is ever handed to OpenVINO (no request callback, no AsyncInferQueue callback):
 OpenVINO's threads then never take the GIL. One that tried while the interpreter was exiting was
 ended by Python (pthread_exit) inside C++ code that cannot unwind, and the process aborted with
-"terminate called without an active exception" after its work was done (about 1 run in 20 of a
-script that embeds and exits; 1 in 100 of `aihub-qa ask`).
+"terminate called without an active exception" after its work was done (18 of 60 runs of a
+script that embeds sentences and exits; a few in 1,000 runs of `aihub-qa ask`).
 """
 
 from __future__ import annotations

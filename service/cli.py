@@ -13,12 +13,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from pydantic import ValidationError
-
-from index.errors import EmptyQuery
+from index.errors import EmptyQuery, InvalidSetting
 from index.search import MODES
 from ingest.errors import AihubQaError
-from service.settings import Settings, settings_error_line
+from service.settings import Settings, settings_with
 
 if TYPE_CHECKING:
     from index.embedders import BaseEmbedder
@@ -55,9 +53,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def load_settings(**overrides: object) -> Settings:
     """The settings from the environment and the command's options; an invalid one ends the command (exit 2)."""
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        fail(settings_error_line(exc), 2)
+        return settings_with(**overrides)
+    except InvalidSetting as exc:
+        fail(str(exc), 2)
 
 
 def build_with_progress(settings: Settings, embedder: BaseEmbedder) -> BuildReport:

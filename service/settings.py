@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embedders import DEFAULT_EMBEDDER
+from index.errors import InvalidSetting
 from index.fusion import FusionConfig
 from index.milvus_store import DEFAULT_COLLECTION, DEFAULT_URI
 from index.tokenizers import DEFAULT_TOKENIZER
@@ -92,3 +93,12 @@ def settings_error_line(exc: ValidationError) -> str:
     env = f"AIHUB_QA_{name.upper()}" if name in Settings.model_fields else ""
     where = f"{'.'.join(loc)} ({env})" if env else ".".join(loc)
     return f"bad setting {where}: {message}"
+
+
+def settings_with(**overrides: object) -> Settings:
+    """The settings from the environment with the given options over them (None: not given); an
+    invalid one raises InvalidSetting, whose message is settings_error_line's."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise InvalidSetting(settings_error_line(exc)) from None

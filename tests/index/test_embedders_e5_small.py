@@ -321,7 +321,7 @@ encoder.each([[0, 5, 6, 2], [0, 7, 8, 9, 2], [0, 11, 2]])  # last: the exit foll
 
 
 @pytest.mark.model
-def test_a_process_that_embeds_and_exits_at_once_exits_cleanly(e5_small) -> None:
+def test_a_process_that_embeds_and_exits_at_once_exits_cleanly(e5_small) -> None:  # e5_small: the bundle is converted
     """No OpenVINO thread takes the GIL while the interpreter exits: one that did was ended inside
     C++ that cannot unwind, and the process aborted after its work ("terminate called without an
     active exception"). With a Python callback on OpenVINO's queue, 18 of 60 such processes
