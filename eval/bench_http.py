@@ -1,6 +1,6 @@
 """Load test of `POST /api/ask` on loopback: latency percentiles and throughput at 1, 4 and 16 clients.
 
-    python -m eval.bench_http [--seconds 30] [--clients 1,4,16] [--url http://127.0.0.1:8000/]
+    python -m eval.bench_http [--seconds 30] [--clients 1,4,16] [--pairs 300 --block 20] [--url http://127.0.0.1:8000/]
 
 Without --url it starts `aihub-qa serve` on a free loopback port in a subprocess (so the load
 generator and the server do not share a GIL) and stops it at the end. It only ever talks to
@@ -10,7 +10,9 @@ so the query-vector cache never answers for the model (the worst case). It also 
 process on the same kind of questions, Searcher.search and the question's embedding alone
 (`embed_query`, interleaved with the searches, before and after the load), and reports the
 1-client HTTP p50 as a multiple of that embedding median: the share of a request that is not the
-model. Not a unit test.
+model. Last, --pairs requests alternate with as many embeddings in this process (in blocks of
+--block), so that the two are timed side by side under the same neighbours (a shared machine
+moves both by 10% within minutes): the steadier form of that multiple. Not a unit test.
 """
 
 from __future__ import annotations
@@ -176,6 +178,8 @@ class InProcess:
     searcher: Any
     search_ms: list[float] = field(default_factory=list)  # Searcher.search
     embed_ms: list[float] = field(default_factory=list)  # embedder.embed_query alone
+    paired_http_ms: list[float] = field(default_factory=list)  # POST /api/ask, alternating with ...
+    paired_embed_ms: list[float] = field(default_factory=list)  # ... embed_query here (see paired)
 
     def measure(self, questions: Questions, runs: int, k: int, mode: str) -> None:
         """`runs` searches and `runs` question embeddings, interleaved (each on its own question)."""
@@ -186,6 +190,26 @@ class InProcess:
             started = time.perf_counter()
             self.searcher.search(questions.next(), k=k, mode=mode)
             self.search_ms.append((time.perf_counter() - started) * 1000)
+
+    def paired(self, url: str, questions: Questions, pairs: int, k: int, mode: str, block: int) -> None:
+        """`pairs` requests over HTTP (one client) and `pairs` embed_query calls here, each on its
+        own question, alternating in blocks of `block`: the two are timed side by side, under the
+        same neighbours, with the server idle while this process embeds. (Alternating one by one
+        times each side right after the other's model pass, its data gone from the caches.)"""
+        with httpx.Client(base_url=url, timeout=60) as client:
+            for done in range(0, pairs, block):
+                for _ in range(min(block, pairs - done)):
+                    payload = {"question": questions.next(), "k": k, "mode": mode}
+                    started = time.perf_counter()
+                    ok = client.post("/api/ask", json=payload).status_code == 200
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if not ok:
+                        raise AihubQaError(f"POST /api/ask answered an error during the paired run: {payload}")
+                    self.paired_http_ms.append(elapsed)
+                for _ in range(min(block, pairs - done)):
+                    started = time.perf_counter()
+                    self.searcher.embedder.embed_query(questions.next())
+                    self.paired_embed_ms.append((time.perf_counter() - started) * 1000)
 
     @staticmethod
     def p95(timings: list[float]) -> float:
@@ -225,6 +249,12 @@ def report(results: list[LevelResult], in_process: InProcess, args: argparse.Nam
             f"HTTP 1-client p50 / question embedding median: {single.percentile(50):.1f} / "
             f"{statistics.median(embed):.1f} ms = {single.percentile(50) / statistics.median(embed):.2f}×"
         )
+    if in_process.paired_http_ms:
+        http, alone = statistics.median(in_process.paired_http_ms), statistics.median(in_process.paired_embed_ms)
+        console.print(
+            f"side by side ({len(in_process.paired_http_ms)} requests over HTTP and as many embed_query "
+            f"here, alternating in blocks of {args.block}): p50 {http:.1f} / {alone:.1f} ms = {http / alone:.2f}×"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -239,6 +269,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--index", help="Index directory (default: $AIHUB_QA_INDEX_DIR or var/index).")
     parser.add_argument("--embedder", help="Embedder spec (default: $AIHUB_QA_EMBEDDER or the default engine).")
     parser.add_argument("--in-process-runs", type=int, default=50)
+    parser.add_argument("--block", type=int, default=20, help="--pairs alternate in blocks of this many (default 20).")
+    parser.add_argument(
+        "--pairs", type=int, default=300,
+        help="Requests timed side by side with as many embeddings in this process, alternating (default 300; 0: none).",
+    )
     args = parser.parse_args(argv)
     try:
         args.levels = [int(c) for c in args.clients.split(",") if c.strip()]
@@ -246,6 +281,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--clients must be comma-separated integers, got {args.clients!r}")
     if not args.levels or min(args.levels) < 1 or args.seconds <= 0 or args.max_requests < 1:
         parser.error("--clients, --seconds and --max-requests must be positive")
+    if args.pairs < 0 or args.block < 1:
+        parser.error("--pairs must not be negative, --block must be positive")
     return args
 
 
@@ -269,6 +306,12 @@ def main(argv: list[str] | None = None) -> None:
             console.print(f"{clients} client(s) for {args.seconds:g} s …", style="dim")
             results.append(run_level(url, clients, args.seconds, args.max_requests, questions, args.k, args.mode))
         in_process.measure(questions, max(1, args.in_process_runs - half), args.k, args.mode)
+        if not args.cached and args.pairs:
+            console.print(f"{args.pairs} requests alternating with embeddings …", style="dim")
+            try:
+                in_process.paired(url, questions, args.pairs, args.k, args.mode, args.block)
+            except (AihubQaError, httpx.HTTPError) as exc:
+                sys.exit(f"error: {exc}")
     report(results, in_process, args, url)
 
 

@@ -361,6 +361,16 @@ def test_a_question_started_runs_on_openvinos_threads_and_gives_embed_querys_vec
     long = "광주 인공지능 중심도시의 사업 예산은? " * 200
     np.testing.assert_array_equal(e5_small.start_query(long).result(), e5_small.embed_queries([long])[0])
     assert len(pooled) == 1
+    # At the limit (counted with the passage prompt, as truncate_query counts), one tokenization
+    # with the query prompt decides the same way: a question that fits runs on OpenVINO's threads,
+    # one a token longer in the pool, and both give embed_query's vector.
+    fits = len(e5_small.truncate_query(long))
+    for n in range(fits - 3, fits + 4):
+        pooled.clear()
+        text = long[:n]
+        np.testing.assert_array_equal(e5_small.start_query(text).result(), e5_small.embed_queries([text])[0])
+        assert len(pooled) == (e5_small.count_tokens(text) > e5_small.max_tokens), n
+    pooled.clear()
     jobs = [e5_small.start_query(f"동시에 시작한 질문 {i}번") for i in range(6)]  # more than the engine's streams
     np.testing.assert_array_equal(
         np.stack([j.result() for j in reversed(jobs)]),
