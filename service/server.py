@@ -7,6 +7,7 @@ URL is known before serving, and lets tests and benchmarks run a real server in 
 from __future__ import annotations
 
 import asyncio
+import copy
 import socket
 import threading
 import time
@@ -14,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ingest.errors import AihubQaError
@@ -112,7 +114,22 @@ def settings_of(app: Any) -> Settings:
     return state.settings if state is not None else Settings()
 
 
-def make_server(app: Any, log_level: str = "info", access_log: bool = True) -> uvicorn.Server:
+SERVICE_LOGGER = "aihub_qa"  # the service's own log lines (service.deps, service.errors_http)
+
+
+def log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging, with the service's own lines ("ready: ...", "sentence vectors warm:
+    ...", unexpected errors with their traceback) through uvicorn's handler and format."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"][SERVICE_LOGGER] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
+    return config
+
+
+def make_server(
+    app: Any, log_level: str = "info", access_log: bool = True, logs: dict[str, Any] | None = None
+) -> uvicorn.Server:
+    """`logs`: a logging config (log_config) for a server that owns its process; by default
+    uvicorn's own, which leaves the service's loggers as they are."""
     settings = settings_of(app)
     protocol = type("HeaderTimeoutH11Protocol", (HeaderTimeoutH11Protocol,), {"header_timeout": settings.header_timeout})
     config = uvicorn.Config(
@@ -125,13 +142,14 @@ def make_server(app: Any, log_level: str = "info", access_log: bool = True) -> u
         timeout_graceful_shutdown=5,
         timeout_keep_alive=settings.keep_alive_timeout,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        **({"log_config": logs} if logs is not None else {}),
     )
     return uvicorn.Server(config)
 
 
 def serve(app: Any, sock: socket.socket, log_level: str = "info") -> None:
-    """Serve until Ctrl+C / SIGTERM, in the foreground."""
-    make_server(app, log_level).run(sockets=[sock])
+    """Serve until Ctrl+C / SIGTERM, in the foreground, logging to stderr."""
+    make_server(app, log_level, logs=log_config(log_level)).run(sockets=[sock])
 
 
 class BackgroundServer:

@@ -113,6 +113,18 @@ def test_serve_reuses_a_fresh_index(serve: Start, tmp_path: Path) -> None:
     assert httpx.get(second.url + "readyz", timeout=10).status_code == 200
 
 
+def test_serve_logs_when_the_index_is_loaded(serve: Start, tmp_path: Path) -> None:
+    served = serve("--index", str(tmp_path / "index"), "--embedder", "hash:64")
+    passages = URL_LINE.match(served.stdout[0]).group(1)  # type: ignore[union-attr]
+    ready = f"INFO:     ready: 5 documents, {passages} passages"
+
+    deadline = time.monotonic() + 20
+    while ready not in served.stderr and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert ready in served.stderr, served.stderr
+
+
 def run_cli(*args: str, cwd: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLI, *args], cwd=cwd, env=env(**extra_env), capture_output=True, text=True, timeout=60)
 
