@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,11 +14,9 @@ from index.answer import prefill_sentence_vectors
 from index.search import MODES, Searcher
 from ingest.errors import AihubQaError
 from service import runtime
-from service.errors_http import NotReady, UnsupportedMediaType, shown
+from service.errors_http import NotReady, UnsupportedMediaType, log, shown
 from service.metrics import Metrics
 from service.settings import Settings
-
-log = logging.getLogger("aihub_qa.service")
 
 WARM_UP_QUESTION = "광주 인공지능 중심도시"
 LOADING_MESSAGE = "the index is still loading; try again in a few seconds"

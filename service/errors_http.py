@@ -21,7 +21,7 @@ from index.errors import EmptyQuery, IndexMismatch, IndexNotFound, InvalidSettin
 from ingest.errors import AihubQaError
 from service.validation import question_problem
 
-log = logging.getLogger("aihub_qa.service")
+log = logging.getLogger("aihub_qa.service")  # the service's own lines (service.server shows them)
 
 
 class InvalidRequest(AihubQaError):
