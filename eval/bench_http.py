@@ -27,9 +27,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -134,6 +135,19 @@ def _drain(stream: IO[str]) -> None:
         pass
 
 
+def timed_ask(client: httpx.Client, question: str, k: int, mode: str) -> tuple[bool, float]:
+    """One POST /api/ask: whether it answered 200, and its time in ms."""
+    started = time.perf_counter()
+    ok = client.post("/api/ask", json={"question": question, "k": k, "mode": mode}).status_code == 200
+    return ok, (time.perf_counter() - started) * 1000
+
+
+def timed_ms(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
 def run_level(url: str, clients: int, seconds: float, max_requests: int, questions: Questions, k: int, mode: str) -> LevelResult:
     latencies: list[float] = []
     errors = 0
@@ -149,13 +163,10 @@ def run_level(url: str, clients: int, seconds: float, max_requests: int, questio
                     if issued >= max_requests:
                         return
                     issued += 1
-                payload = {"question": questions.next(), "k": k, "mode": mode}
-                started = time.perf_counter()
                 try:
-                    ok = client.post("/api/ask", json=payload).status_code == 200
+                    ok, elapsed = timed_ask(client, questions.next(), k, mode)
                 except httpx.HTTPError:
-                    ok = False
-                elapsed = (time.perf_counter() - started) * 1000
+                    ok, elapsed = False, 0.0
                 with lock:
                     if ok:
                         latencies.append(elapsed)
@@ -183,13 +194,10 @@ class InProcess:
 
     def measure(self, questions: Questions, runs: int, k: int, mode: str) -> None:
         """`runs` searches and `runs` question embeddings, interleaved (each on its own question)."""
+        embed, search = self.searcher.embedder.embed_query, self.searcher.search
         for _ in range(runs):
-            started = time.perf_counter()
-            self.searcher.embedder.embed_query(questions.next())
-            self.embed_ms.append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-            self.searcher.search(questions.next(), k=k, mode=mode)
-            self.search_ms.append((time.perf_counter() - started) * 1000)
+            self.embed_ms.append(timed_ms(partial(embed, questions.next())))
+            self.search_ms.append(timed_ms(partial(search, questions.next(), k=k, mode=mode)))
 
     def paired(self, url: str, questions: Questions, pairs: int, k: int, mode: str, block: int) -> None:
         """`pairs` requests over HTTP (one client) and `pairs` embed_query calls here, each on its
@@ -199,17 +207,13 @@ class InProcess:
         with httpx.Client(base_url=url, timeout=60) as client:
             for done in range(0, pairs, block):
                 for _ in range(min(block, pairs - done)):
-                    payload = {"question": questions.next(), "k": k, "mode": mode}
-                    started = time.perf_counter()
-                    ok = client.post("/api/ask", json=payload).status_code == 200
-                    elapsed = (time.perf_counter() - started) * 1000
+                    question = questions.next()
+                    ok, elapsed = timed_ask(client, question, k, mode)
                     if not ok:
-                        raise AihubQaError(f"POST /api/ask answered an error during the paired run: {payload}")
+                        raise AihubQaError(f"POST /api/ask answered an error during the paired run: {question!r}")
                     self.paired_http_ms.append(elapsed)
                 for _ in range(min(block, pairs - done)):
-                    started = time.perf_counter()
-                    self.searcher.embedder.embed_query(questions.next())
-                    self.paired_embed_ms.append((time.perf_counter() - started) * 1000)
+                    self.paired_embed_ms.append(timed_ms(partial(self.searcher.embedder.embed_query, questions.next())))
 
     @staticmethod
     def p95(timings: list[float]) -> float:

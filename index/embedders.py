@@ -356,8 +356,10 @@ class E5SmallEmbedder(BaseEmbedder):
         # after either prompt, and the count truncate_query checks (passage prompt) is this
         # count plus a constant (a second tokenization cost 0.3 ms of the event loop's time).
         # The ids are then cut as token_ids cuts them.
-        ids = self._count_tokenizer.encode(self.query_prefix + text).ids if self._async_encoder else []
-        if self._async_encoder is None or len(ids) + self._prompt_extra > self.max_tokens:
+        if self._async_encoder is None:
+            return super()._start_query(text)
+        ids = self._count_tokenizer.encode(self.query_prefix + text).ids
+        if len(ids) + self._prompt_extra > self.max_tokens:
             return super()._start_query(text)
         # As embed_query computes it (prefixed, one unpadded pass, normalised), with the pass
         # started here and run by OpenVINO's own threads: no Python thread waits on it meanwhile.

@@ -19,6 +19,7 @@ from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ingest.errors import AihubQaError
+from service.errors_http import log as service_log
 from service.settings import Settings
 
 MAX_HEADER_BYTES = 16 * 1024  # h11's limit on the request line plus headers (a larger one gets 400)
@@ -114,14 +115,11 @@ def settings_of(app: Any) -> Settings:
     return state.settings if state is not None else Settings()
 
 
-SERVICE_LOGGER = "aihub_qa"  # the service's own log lines (service.deps, service.errors_http)
-
-
 def log_config(log_level: str) -> dict[str, Any]:
     """uvicorn's logging, with the service's own lines ("ready: ...", "sentence vectors warm:
     ...", unexpected errors with their traceback) through uvicorn's handler and format."""
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"][SERVICE_LOGGER] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
+    config["loggers"][service_log.name] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
     return config
 
 
@@ -142,7 +140,7 @@ def make_server(
         timeout_graceful_shutdown=5,
         timeout_keep_alive=settings.keep_alive_timeout,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-        **({"log_config": logs} if logs is not None else {}),
+        log_config=LOGGING_CONFIG if logs is None else logs,
     )
     return uvicorn.Server(config)
 
